@@ -1,0 +1,2 @@
+KMOD_SRCS := kmod/kvm.c
+KMOD_OBJS := $(KMOD_SRCS:%.c=$(BUILD)/%.o)

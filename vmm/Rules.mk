@@ -1,0 +1,11 @@
+# The VMM core (everything but the program mains) is linked as objects, not
+# an archive, so that self-registering devices are never dropped.
+VMM_MAINS := vmm/hyve.c vmm/hyvectl.c
+VMM_SRCS  := $(filter-out $(VMM_MAINS),$(wildcard vmm/*.c))
+VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/%.o)
+CORE_OBJS := $(VMM_OBJS) $(DEVICE_OBJS) $(KMOD_OBJS)
+
+$(BUILD)/hyve: $(BUILD)/vmm/hyve.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+ALL_TARGETS += $(BUILD)/hyve

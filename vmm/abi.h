@@ -1,0 +1,124 @@
+/*
+ * The guest-visible interface of hyve: how a 64-bit test kernel is entered
+ * and the fixed ports and addresses of the devices that test kernels use.
+ * Shared by the VMM (vmm/, devices/) and by the test kernels (guests/unit/);
+ * it must stay freestanding (no libc types beyond <stdint.h>).
+ */
+#ifndef HYVE_ABI_H
+#define HYVE_ABI_H
+
+#include <stdint.h>
+
+/*
+ * 64-bit direct entry (hyve -k ELF64 kernel), as bhyveload does:
+ *   long mode, paging on, CS = 64-bit code (selector 0x08), DS/ES/SS/FS/GS =
+ *   flat data (0x10), the first 4 GiB identity-mapped with 2 MiB pages,
+ *   RFLAGS = 0x2 (interrupts off), CR0 = PE|MP|NE|WP|PG, CR4 = PAE|OSFXSR|
+ *   OSXMMEXCPT, EFER = LME|LMA|NXE, RSP = HYVE_BOOT_STACK, RIP = e_entry,
+ *   RDI = guest-physical address of struct hyve_bootinfo, RSI = HYVE_BOOT_MAGIC.
+ * Nothing below HYVE_BOOT_FREE is the kernel's to overwrite before it has
+ * read the boot information.
+ */
+#define HYVE_BOOT_MAGIC      0x68797665u        /* "hyve" */
+#define HYVE_BOOT_GDT        0x1000u            /* boot GDT */
+#define HYVE_BOOT_INFO       0x2000u            /* struct hyve_bootinfo */
+#define HYVE_BOOT_CMDLINE    0x3000u            /* NUL-terminated */
+#define HYVE_BOOT_CMDLINE_MAX 4096u
+#define HYVE_BOOT_PML4       0x8000u            /* boot page tables */
+#define HYVE_BOOT_PAGETABLES_END 0xf000u
+#define HYVE_BOOT_STACK      0x80000u           /* initial RSP (grows down) */
+#define HYVE_BOOT_FREE       0x10000u
+#define HYVE_BOOT_IDMAP_LIMIT 0x100000000ull    /* identity map covers [0,4G) */
+
+struct hyve_bootinfo {
+	uint32_t magic;         /* HYVE_BOOT_MAGIC */
+	uint32_t version;       /* 1 */
+	uint64_t mem_lo;        /* bytes of RAM from guest-physical 0 */
+	uint64_t mem_hi;        /* bytes of RAM from 4 GiB (0 if none) */
+	uint32_t ncpus;         /* vCPUs configured with -c */
+	uint32_t cmdline_len;   /* excluding the NUL */
+	uint64_t cmdline;       /* guest-physical address of the command line */
+	uint64_t kernel_start;  /* lowest loaded address */
+	uint64_t kernel_end;    /* one past the highest loaded address */
+};
+
+/* Guest memory layout.  RAM below the 32-bit hole, the rest from 4 GiB. */
+#define HYVE_MMIO_HOLE_START 0xc0000000ull
+#define HYVE_HIGHMEM_START   0x100000000ull
+
+/* isa-debug-exit (QEMU, bhyve pctestdev): a write of V ends hyve with
+ * exit status (V << 1) | 1. */
+#define HYVE_PORT_DEBUG_EXIT 0xf4
+
+/* pc-testdev (QEMU, bhyve): 4-byte scratch port, 64 KiB scratch memory,
+ * and one write-only port per interrupt line from 0x2000 (1 = raise). */
+#define HYVE_PORT_TESTDEV     0xe0
+#define HYVE_TESTDEV_IOMEM    0xff000000ull
+#define HYVE_TESTDEV_IOMEM_LEN 0x10000u
+#define HYVE_PORT_TESTDEV_IRQ 0x2000
+#define HYVE_TESTDEV_IRQ_LINES 24
+
+/* COM1, a 16550 UART. */
+#define HYVE_PORT_COM1 0x3f8
+
+/*
+ * hyve-testresult: per-case reports.  The guest writes the 32-bit
+ * guest-physical address of a struct hyve_test_report with a 4-byte OUT to
+ * HYVE_PORT_TESTRESULT.  A 4-byte IN from the same port returns the status of
+ * the last report: 0 accepted, otherwise a HYVE_TR_E* code.  Strings are
+ * NUL-terminated, at most HYVE_TR_STR_MAX bytes including the NUL.
+ */
+#define HYVE_PORT_TESTRESULT 0x0500
+#define HYVE_TR_MAGIC   0x52545948u        /* "HYTR" */
+#define HYVE_TR_STR_MAX 512u
+
+enum hyve_tr_status {
+	HYVE_TR_PASS = 1,
+	HYVE_TR_FAIL = 2,
+	HYVE_TR_SKIP = 3,
+	HYVE_TR_INFO = 4,       /* a named figure: value is meaningful */
+};
+
+enum hyve_tr_error {
+	HYVE_TRE_OK = 0,
+	HYVE_TRE_ADDR = 1,      /* report or string outside guest RAM */
+	HYVE_TRE_MAGIC = 2,     /* bad magic */
+	HYVE_TRE_STATUS = 3,    /* unknown status */
+	HYVE_TRE_STRING = 4,    /* string not terminated within the limit */
+};
+
+struct hyve_test_report {
+	uint32_t magic;         /* HYVE_TR_MAGIC */
+	uint32_t status;        /* enum hyve_tr_status */
+	uint64_t name;          /* gpa of the case name */
+	uint64_t message;       /* gpa of a message, or 0 */
+	uint64_t value;         /* a figure, for HYVE_TR_INFO */
+};
+
+/*
+ * hyve-scratch-mmio: a 4 KiB MMIO register file for instruction-emulation
+ * tests.  Reads return what was last written (initially each byte is its
+ * offset's low 8 bits); accesses of 1, 2, 4 and 8 bytes at any offset.
+ */
+#define HYVE_SCRATCH_MMIO     0xfe000000ull
+#define HYVE_SCRATCH_MMIO_LEN 0x1000u
+
+/*
+ * hyve-loopback: ports for port-I/O tests.
+ *   HYVE_PORT_LOOP_FIFO  OUT of 1, 2 or 4 bytes appends them (little-endian)
+ *                        to a 4 KiB FIFO; IN pops as many (0xff when empty).
+ *                        String forms (REP INS/OUTS) move whole buffers.
+ *   HYVE_PORT_LOOP_REG   a 4-byte register with byte lanes: IN returns what
+ *                        OUT stored at the same offset and width.
+ *   HYVE_PORT_LOOP_LEVEL IN (4 bytes): bytes in the FIFO; OUT: empty it.
+ */
+#define HYVE_PORT_LOOP_FIFO  0x0510
+#define HYVE_PORT_LOOP_REG   0x0514
+#define HYVE_PORT_LOOP_LEVEL 0x0518
+#define HYVE_LOOP_FIFO_SIZE  4096u
+
+/* CPUID hypervisor leaves: 0x40000000 returns max leaf in EAX and the
+ * signature "hyvehyvehyve" in EBX, ECX, EDX. */
+#define HYVE_CPUID_SIGNATURE "hyvehyvehyve"
+
+#endif

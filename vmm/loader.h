@@ -1,0 +1,36 @@
+/* Boot loaders: ELF64 with 64-bit direct entry, and Multiboot (v1). */
+#ifndef HYVE_LOADER_H
+#define HYVE_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+enum boot_mode { BOOT_LONG64, BOOT_PROT32 };
+
+struct boot_state {
+	enum boot_mode mode;
+	uint64_t entry;
+	uint64_t arg0, arg1;    /* RDI/RSI (long mode) or EAX/EBX (Multiboot) */
+	uint64_t kernel_start, kernel_end;
+};
+
+/* Load cfg.kernel into guest memory and fill bs.  A bad or unsuitable
+ * image is a one-line reason in err and -ENOEXEC (or another -errno). */
+int load_kernel(struct vm *vm, struct boot_state *bs, char *err, size_t errlen);
+
+/* Write the boot GDT, page tables and boot information (the direct-entry
+ * environment of vmm/abi.h) and set the BSP's registers. */
+int boot_setup_bsp(struct vm *vm, const struct boot_state *bs);
+
+/* Loader helpers shared by the formats. */
+int loader_copy(struct vm *vm, uint64_t gpa, const void *src, uint64_t filesz,
+    uint64_t memsz, char *err, size_t errlen);
+
+int load_elf64(struct vm *vm, const uint8_t *img, size_t len,
+    struct boot_state *bs, char *err, size_t errlen);
+int load_multiboot(struct vm *vm, const uint8_t *img, size_t len,
+    struct boot_state *bs, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,26 @@
+# C unit tests (atf-c), run with kyua from the build folder.
+UNIT_TESTS := t_config t_bus t_loader t_devices
+UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
+ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
+CORE_NOMAIN := $(filter-out $(BUILD)/vmm/control%.o,$(CORE_OBJS))
+
+$(BUILD)/vmm/tests/%: $(BUILD)/vmm/tests/%.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ATF_LIBS) $(LDLIBS)
+
+$(BUILD)/vmm/tests/Kyuafile: vmm/tests/Kyuafile
+	@mkdir -p $(@D)
+	cp $< $@
+
+ALL_TARGETS += $(UNIT_BINS) $(BUILD)/vmm/tests/Kyuafile
+
+.PHONY: test-unit
+test-unit: $(UNIT_BINS) $(BUILD)/vmm/tests/Kyuafile
+	rm -f $(BUILD)/vmm/tests/results.db
+	cd $(BUILD)/vmm/tests && kyua --config=none test \
+	  --results-file=$(CURDIR)/$(BUILD)/vmm/tests/results.db \
+	  --build-root=. --kyuafile=Kyuafile || \
+	  { kyua report --results-file=$(CURDIR)/$(BUILD)/vmm/tests/results.db \
+	    --verbose --results-filter=broken,failed; exit 1; }
+TEST_TARGETS += test-unit
+.SECONDARY:
+ASAN_TARGETS += test-unit
