@@ -9,3 +9,11 @@ $(BUILD)/hyve: $(BUILD)/vmm/hyve.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ALL_TARGETS += $(BUILD)/hyve
+
+# The version string is recompiled on every build so it follows git.
+HYVE_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/vmm/version.o: vmm/version.c FORCE
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DHYVE_VERSION='"$(HYVE_VERSION)"' -c -o $@ $<
+.PHONY: FORCE
+FORCE:

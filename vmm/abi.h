@@ -112,13 +112,64 @@ struct hyve_test_report {
  *                        OUT stored at the same offset and width.
  *   HYVE_PORT_LOOP_LEVEL IN (4 bytes): bytes in the FIFO; OUT: empty it.
  */
-#define HYVE_PORT_LOOP_FIFO  0x0510
-#define HYVE_PORT_LOOP_REG   0x0514
-#define HYVE_PORT_LOOP_LEVEL 0x0518
+#define HYVE_PORT_LOOP_FIFO  0x0530
+#define HYVE_PORT_LOOP_REG   0x0534
+#define HYVE_PORT_LOOP_LEVEL 0x0538
 #define HYVE_LOOP_FIFO_SIZE  4096u
 
 /* CPUID hypervisor leaves: 0x40000000 returns max leaf in EAX and the
  * signature "hyvehyvehyve" in EBX, ECX, EDX. */
 #define HYVE_CPUID_SIGNATURE "hyvehyvehyve"
+
+/*
+ * ACPI: the VMM writes RSDP (revision 2), XSDT and MADT (one Processor
+ * Local x2APIC entry per vCPU, the I/O APIC, IRQ0 -> GSI 2) into the BIOS
+ * area; the RSDP is at HYVE_ACPI_RSDP, where an EBDA/BIOS-area scan finds it.
+ */
+#define HYVE_ACPI_BASE 0xe0000u
+#define HYVE_ACPI_RSDP 0xe0000u
+#define HYVE_ACPI_END  0x100000u
+#define HYVE_LAPIC_BASE 0xfee00000u
+#define HYVE_IOAPIC_BASE 0xfec00000u
+
+/* QEMU's fw_cfg, port interface: write a 16-bit key to the selector port,
+ * then read the item a byte at a time from the data port. */
+#define HYVE_PORT_FWCFG_SEL  0x510
+#define HYVE_PORT_FWCFG_DATA 0x511
+#define HYVE_FWCFG_SIGNATURE 0x0000     /* "QEMU" */
+#define HYVE_FWCFG_ID        0x0001     /* bit 0: traditional interface */
+#define HYVE_FWCFG_RAM_SIZE  0x0003     /* u64 LE */
+#define HYVE_FWCFG_NB_CPUS   0x0005     /* u16 LE */
+#define HYVE_FWCFG_MAX_CPUS  0x000f     /* u16 LE */
+#define HYVE_FWCFG_FILE_DIR  0x0019     /* u32 BE count, then entries */
+
+/*
+ * hyve-apstart: the original design's shortcut for AP bring-up (hyve
+ * -o ap-start=direct).  The guest writes the 32-bit guest-physical address
+ * of a struct hyve_ap_start with a 4-byte OUT to HYVE_PORT_APSTART; hyve
+ * checks it, puts the AP in 64-bit mode (the boot GDT, CR3 as given or the
+ * boot page tables when 0, RIP = entry, RSP = stack, RDI = arg,
+ * RSI = its APIC ID) and only then creates the AP's thread.  A 4-byte IN
+ * returns the status of the last request (HYVE_APS_*).
+ */
+#define HYVE_PORT_APSTART 0x0520
+#define HYVE_APSTART_MAGIC 0x50545341u  /* "ASTP" */
+enum hyve_apstart_status {
+	HYVE_APS_OK = 0,
+	HYVE_APS_EADDR = 1,     /* request, entry, stack or CR3 not in RAM */
+	HYVE_APS_EMAGIC = 2,
+	HYVE_APS_EID = 3,       /* no such APIC ID, or the BSP */
+	HYVE_APS_ESTARTED = 4,  /* already started */
+	HYVE_APS_EMODE = 5,     /* the VM uses INIT/SIPI (-o ap-start=sipi) */
+	HYVE_APS_EFAIL = 6,     /* the VMM could not start it */
+};
+struct hyve_ap_start {
+	uint32_t magic;
+	uint32_t apic_id;
+	uint64_t entry;
+	uint64_t stack;
+	uint64_t arg;
+	uint64_t cr3;           /* 0: the boot page tables */
+};
 
 #endif

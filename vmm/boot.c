@@ -69,6 +69,51 @@ flat(uint16_t sel, uint8_t type, bool code64)
 	};
 }
 
+/* Put vCPU v in the direct-entry state (or Multiboot's 32-bit state). */
+int
+boot_set_cpu_state(struct vcpu *v, bool lm, uint64_t cr3, uint64_t rip,
+    uint64_t rsp, uint64_t a0, uint64_t a1)
+{
+	struct hv_sregs s;
+	int r = hv_vcpu_get_sregs(v->hv, &s);
+	if (r < 0)
+		return r;
+	s.cs = flat(SEL_CODE, 0xb, lm);
+	s.ds = s.es = s.fs = s.gs = s.ss = flat(SEL_DATA, 0x3, false);
+	s.tr = (struct hv_seg){ .base = TSS_ADDR, .limit = 0x67,
+	    .selector = SEL_TSS, .type = 0xb, .present = 1 };
+	s.ldt = (struct hv_seg){ .unusable = 1, .type = 0x2, .present = 0 };
+	s.gdt = (struct hv_dtable){ HYVE_BOOT_GDT, 5 * 8 - 1 };
+	s.idt = (struct hv_dtable){ 0, 0 };
+	if (lm) {
+		s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+		s.cr3 = cr3;
+		s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+		s.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+	} else {
+		s.cr0 = CR0_PE | CR0_ET;
+		s.cr3 = 0;
+		s.cr4 = 0;
+		s.efer = 0;
+	}
+	r = hv_vcpu_set_sregs(v->hv, &s);
+	if (r < 0)
+		return r;
+	struct hv_regs g;
+	memset(&g, 0, sizeof(g));
+	g.rip = rip;
+	g.rflags = 0x2;
+	if (lm) {
+		g.rsp = rsp;
+		g.rdi = a0;
+		g.rsi = a1;
+	} else {
+		g.rax = a0;
+		g.rbx = a1;
+	}
+	return hv_vcpu_set_regs(v->hv, &g);
+}
+
 int
 boot_setup_bsp(struct vm *vm, const struct boot_state *bs)
 {
@@ -95,44 +140,6 @@ boot_setup_bsp(struct vm *vm, const struct boot_state *bs)
 		};
 		memcpy(low + HYVE_BOOT_INFO, &bi, sizeof(bi));
 	}
-
-	struct vcpu *v = &vm->vcpus[0];
-	struct hv_sregs s;
-	int r = hv_vcpu_get_sregs(v->hv, &s);
-	if (r < 0)
-		return r;
-	s.cs = flat(SEL_CODE, 0xb, lm);
-	s.ds = s.es = s.fs = s.gs = s.ss = flat(SEL_DATA, 0x3, false);
-	s.tr = (struct hv_seg){ .base = TSS_ADDR, .limit = 0x67,
-	    .selector = SEL_TSS, .type = 0xb, .present = 1 };
-	s.ldt = (struct hv_seg){ .unusable = 1, .type = 0x2, .present = 0 };
-	s.gdt = (struct hv_dtable){ HYVE_BOOT_GDT, 5 * 8 - 1 };
-	s.idt = (struct hv_dtable){ 0, 0 };
-	if (lm) {
-		s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-		s.cr3 = HYVE_BOOT_PML4;
-		s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-		s.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
-	} else {
-		s.cr0 = CR0_PE | CR0_ET;
-		s.cr3 = 0;
-		s.cr4 = 0;
-		s.efer = 0;
-	}
-	r = hv_vcpu_set_sregs(v->hv, &s);
-	if (r < 0)
-		return r;
-	struct hv_regs g;
-	memset(&g, 0, sizeof(g));
-	g.rip = bs->entry;
-	g.rflags = 0x2;
-	if (lm) {
-		g.rsp = HYVE_BOOT_STACK;
-		g.rdi = bs->arg0;
-		g.rsi = bs->arg1;
-	} else {
-		g.rax = bs->arg0;
-		g.rbx = bs->arg1;
-	}
-	return hv_vcpu_set_regs(v->hv, &g);
+	return boot_set_cpu_state(&vm->vcpus[0], lm, HYVE_BOOT_PML4, bs->entry,
+	    HYVE_BOOT_STACK, bs->arg0, bs->arg1);
 }

@@ -63,6 +63,22 @@ parse_int(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/* -o key=value */
+static int
+parse_opt(const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (strcmp(arg, "ap-start=direct") == 0) {
+		cfg->ap_direct = true;
+	} else if (strcmp(arg, "ap-start=sipi") == 0) {
+		cfg->ap_direct = false;
+	} else {
+		snprintf(err, errlen, "unknown -o setting '%s' (known: "
+		    "ap-start=sipi|direct)", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* "slot[:func],emulation[,conf]" (-s) or "emulation[,conf]" (-l). */
 static int
 parse_dev(const char *arg, bool has_slot, struct dev_config *d,
@@ -116,7 +132,7 @@ parse_hyve_args(int argc, char **argv, struct vm_config *cfg,
 	opterr = 0;
 	int ch;
 	long v;
-	while ((ch = getopt(argc, argv, ":c:m:s:l:k:A:p:LNvh")) != -1) {
+	while ((ch = getopt(argc, argv, ":c:m:s:l:k:A:p:o:LNvh")) != -1) {
 		switch (ch) {
 		case 'c':
 			if (parse_int(optarg, 1, HYVE_MAX_VCPUS, &v) < 0) {
@@ -178,6 +194,10 @@ parse_hyve_args(int argc, char **argv, struct vm_config *cfg,
 			cfg->pin[vc] = (int)hc;
 			break;
 		}
+		case 'o':
+			if (parse_opt(optarg, cfg, err, errlen) < 0)
+				return -EINVAL;
+			break;
 		case 'L':
 			cfg->mem_ondemand = true;
 			break;

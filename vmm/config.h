@@ -28,6 +28,7 @@ struct vm_config {
 	struct dev_config devs[HYVE_MAX_DEVS];
 	int ndevs;
 	int verbosity;
+	bool ap_direct;                 /* -o ap-start=direct */
 };
 
 /* Parse "512M", "2G", "65536", "4k" into bytes.  0 on success. */

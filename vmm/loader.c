@@ -21,9 +21,10 @@ int
 loader_copy(struct vm *vm, uint64_t gpa, const void *src, uint64_t filesz,
     uint64_t memsz, char *err, size_t errlen)
 {
-	if (filesz > memsz || gpa < HYVE_BOOT_FREE) {
+	if (filesz > memsz || gpa < HYVE_BOOT_FREE || gpa + memsz < gpa ||
+	    (gpa < HYVE_ACPI_END && gpa + memsz > HYVE_ACPI_BASE)) {
 		snprintf(err, errlen, "segment at 0x%" PRIx64 " overlaps the boot "
-		    "area or is malformed", gpa);
+		    "area or the ACPI tables, or is malformed", gpa);
 		return -ENOEXEC;
 	}
 	uint8_t *dst = gpa_to_hva(&vm->mem, gpa, memsz);

@@ -2,6 +2,7 @@
 #ifndef HYVE_LOADER_H
 #define HYVE_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,11 @@ int load_kernel(struct vm *vm, struct boot_state *bs, char *err, size_t errlen);
 /* Write the boot GDT, page tables and boot information (the direct-entry
  * environment of vmm/abi.h) and set the BSP's registers. */
 int boot_setup_bsp(struct vm *vm, const struct boot_state *bs);
+
+struct vcpu;
+/* Registers and segments of the direct-entry (lm) or Multiboot state. */
+int boot_set_cpu_state(struct vcpu *v, bool lm, uint64_t cr3, uint64_t rip,
+    uint64_t rsp, uint64_t a0, uint64_t a1);
 
 /* Loader helpers shared by the formats. */
 int loader_copy(struct vm *vm, uint64_t gpa, const void *src, uint64_t filesz,

@@ -39,11 +39,20 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Callers hold call_lock, so the thread cannot be joined meanwhile. */
+static void
+kick_locked(struct vcpu *v)
+{
+	if (atomic_load(&v->thread_started))
+		hv_vcpu_kick(v->hv, SIG_KICK, (unsigned long)v->thread);
+}
+
 void
 vcpu_kick(struct vcpu *v)
 {
-	if (v->thread_started)
-		hv_vcpu_kick(v->hv, SIG_KICK, (unsigned long)v->thread);
+	pthread_mutex_lock(&v->call_lock);
+	kick_locked(v);
+	pthread_mutex_unlock(&v->call_lock);
 }
 
 int
@@ -57,7 +66,7 @@ vcpu_call(struct vcpu *v, int (*fn)(struct vcpu *, void *), void *arg)
 	}
 	c.next = v->calls;
 	v->calls = &c;
-	vcpu_kick(v);
+	kick_locked(v);
 	while (!c.done) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -68,7 +77,7 @@ vcpu_call(struct vcpu *v, int (*fn)(struct vcpu *, void *), void *arg)
 		}
 		pthread_cond_timedwait(&v->call_cond, &v->call_lock, &ts);
 		if (!c.done)
-			vcpu_kick(v);   /* it may have been between checks */
+			kick_locked(v); /* it may have been between checks */
 	}
 	pthread_mutex_unlock(&v->call_lock);
 	return c.result;
@@ -178,20 +187,22 @@ vcpu_start(struct vcpu *v)
 {
 	/* The kick signal must be blocked in every thread but vCPU threads,
 	 * which unblock it themselves. */
+	pthread_mutex_lock(&v->call_lock);
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
-	if (r != 0)
-		return -r;
-	v->thread_started = true;
-	return 0;
+	if (r == 0)
+		atomic_store(&v->thread_started, true);
+	pthread_mutex_unlock(&v->call_lock);
+	return -r;
 }
 
 void
 vcpu_join(struct vcpu *v)
 {
-	if (!v->thread_started)
-		return;
-	pthread_join(v->thread, NULL);
+	/* The VM is stopping and the thread has been kicked; the kick stays
+	 * pending in the module until the thread takes it, so it leaves. */
 	pthread_mutex_lock(&v->call_lock);
-	v->thread_started = false;
+	bool started = atomic_exchange(&v->thread_started, false);
 	pthread_mutex_unlock(&v->call_lock);
+	if (started)
+		pthread_join(v->thread, NULL);
 }

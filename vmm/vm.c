@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "devices/device.h"
+#include "vmm/acpi.h"
 #include "vmm/control.h"
 #include "vmm/cpuid.h"
 #include "vmm/loader.h"
@@ -142,7 +143,13 @@ static int
 load_and_boot(struct vm *vm, char *err, size_t errlen)
 {
 	struct boot_state bs;
-	int r = load_kernel(vm, &bs, err, errlen);
+	int r = acpi_build(vm);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write the ACPI tables: %s",
+		    strerror(-r));
+		return r;
+	}
+	r = load_kernel(vm, &bs, err, errlen);
 	if (r < 0)
 		return r;
 	r = boot_setup_bsp(vm, &bs);
@@ -236,6 +243,10 @@ watchdog(struct vm *vm)
 	int dead = 0;
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
+		if (!atomic_load(&v->thread_started)) {
+			dead++;         /* only a running vCPU can start it */
+			continue;
+		}
 		unsigned long n = atomic_load(&v->nexits);
 		if (n != v->watch_seen) {
 			v->watch_seen = n;
@@ -275,10 +286,14 @@ main_loop(struct vm *vm)
 	}
 }
 
+/* With INIT/SIPI every vCPU gets its thread now (an AP waits in the module
+ * for its start-up IPI); with direct start only the BSP does, and an AP's
+ * thread is created when the guest starts it (vmm/smp.c). */
 static int
 start_vcpus(struct vm *vm)
 {
-	for (int i = 0; i < vm->ncpus; i++) {
+	int n = vm->cfg.ap_direct ? 1 : vm->ncpus;
+	for (int i = 0; i < n; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 		if (r < 0) {
 			vm_request_stop(vm, HYVE_EXIT_INTERNAL, "cannot start vCPU "

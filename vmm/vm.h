@@ -42,7 +42,7 @@ struct vcpu {
 	int id;
 	struct hv_vcpu *hv;
 	pthread_t thread;
-	bool thread_started;
+	atomic_bool thread_started;
 	atomic_bool in_run;             /* inside KVM_RUN (watchdog reads) */
 	atomic_ulong nexits;            /* bumped on every exit */
 	unsigned long watch_seen;       /* watchdog's last look at nexits */

@@ -1,0 +1,132 @@
+/*
+ * ACPI tables in the BIOS area: RSDP (revision 2) -> XSDT -> MADT.  The
+ * MADT holds one Processor Local x2APIC structure per vCPU (ACPI UID = vCPU
+ * number, x2APIC ID = vCPU number), the I/O APIC and the ISA IRQ0 -> GSI 2
+ * override of a PC, and LINT1 as NMI for every processor.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/abi.h"
+#include "vmm/acpi.h"
+#include "vmm/vm.h"
+
+struct __attribute__((packed)) acpi_header {
+	char sig[4];
+	uint32_t length;
+	uint8_t revision, checksum;
+	char oem_id[6], oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+};
+
+struct __attribute__((packed)) rsdp {
+	char sig[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;
+	uint64_t xsdt;
+	uint8_t ext_checksum;
+	uint8_t reserved[3];
+};
+
+static uint8_t
+checksum(const void *p, size_t n)
+{
+	uint8_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s = (uint8_t)(s + ((const uint8_t *)p)[i]);
+	return (uint8_t)(0 - s);
+}
+
+static void
+header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->sig, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, "HYVE  ", 6);
+	memcpy(h->oem_table_id, "HYVETBL ", 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, "HYVE", 4);
+	h->creator_revision = 1;
+}
+
+/* Append bytes to the table being built at *pos. */
+static void
+put(uint8_t *base, uint32_t *pos, const void *p, size_t n)
+{
+	memcpy(base + *pos, p, n);
+	*pos += (uint32_t)n;
+}
+
+static uint32_t
+build_madt(struct vm *vm, uint8_t *t)
+{
+	uint32_t pos = sizeof(struct acpi_header);
+	uint32_t lapic = HYVE_LAPIC_BASE, flags = 1;    /* PCAT_COMPAT */
+	put(t, &pos, &lapic, 4);
+	put(t, &pos, &flags, 4);
+	for (int i = 0; i < vm->ncpus; i++) {
+		uint8_t e[16] = { 9, 16 };                  /* Local x2APIC */
+		uint32_t id = (uint32_t)i, enabled = 1, uid = (uint32_t)i;
+		memcpy(e + 4, &id, 4);
+		memcpy(e + 8, &enabled, 4);
+		memcpy(e + 12, &uid, 4);
+		put(t, &pos, e, sizeof(e));
+	}
+	uint8_t io[12] = { 1, 12, 0, 0 };                   /* I/O APIC, ID 0 */
+	uint32_t ioaddr = HYVE_IOAPIC_BASE, gsi = 0;
+	memcpy(io + 4, &ioaddr, 4);
+	memcpy(io + 8, &gsi, 4);
+	put(t, &pos, io, sizeof(io));
+	uint8_t iso[10] = { 2, 10, 0, 0 };                  /* IRQ0 -> GSI2 */
+	uint32_t gsi2 = 2;
+	memcpy(iso + 4, &gsi2, 4);
+	put(t, &pos, iso, sizeof(iso));
+	uint8_t nmi[12] = { 0xa, 12, 0x5, 0 };              /* x2APIC NMI */
+	uint32_t all = 0xffffffffu;
+	memcpy(nmi + 4, &all, 4);
+	nmi[8] = 1;                                         /* LINT1 */
+	put(t, &pos, nmi, sizeof(nmi));
+	header((struct acpi_header *)t, "APIC", pos, 5);
+	((struct acpi_header *)t)->checksum = checksum(t, pos);
+	return pos;
+}
+
+int
+acpi_build(struct vm *vm)
+{
+	uint32_t size = HYVE_ACPI_END - HYVE_ACPI_BASE;
+	uint8_t *area = gpa_to_hva(&vm->mem, HYVE_ACPI_BASE, size);
+	if (area == NULL)
+		return -ENOMEM;
+	memset(area, 0, size);
+	/* Layout: RSDP at the base, XSDT at +0x40, MADT at +0x100. */
+	uint32_t xsdt_off = 0x40, madt_off = 0x100;
+	uint32_t madt_len = build_madt(vm, area + madt_off);
+	if (madt_off + madt_len > size)
+		return -ENOSPC;
+
+	struct acpi_header *x = (struct acpi_header *)(area + xsdt_off);
+	uint64_t entries[] = { HYVE_ACPI_BASE + madt_off };
+	uint32_t xlen = (uint32_t)(sizeof(*x) + sizeof(entries));
+	header(x, "XSDT", xlen, 1);
+	memcpy(area + xsdt_off + sizeof(*x), entries, sizeof(entries));
+	x->checksum = checksum(x, xlen);
+
+	struct rsdp *r = (struct rsdp *)area;
+	memcpy(r->sig, "RSD PTR ", 8);
+	memcpy(r->oem_id, "HYVE  ", 6);
+	r->revision = 2;
+	r->rsdt = 0;
+	r->length = sizeof(*r);
+	r->xsdt = HYVE_ACPI_BASE + xsdt_off;
+	r->checksum = checksum(r, 20);
+	r->ext_checksum = checksum(r, sizeof(*r));
+	return 0;
+}
