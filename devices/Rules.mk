@@ -1,2 +1,2 @@
-DEVICE_SRCS := $(wildcard devices/*.c)
+DEVICE_SRCS := $(wildcard devices/*.c devices/*/*.c)
 DEVICE_OBJS := $(DEVICE_SRCS:%.c=$(BUILD)/%.o)

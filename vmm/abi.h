@@ -144,6 +144,49 @@ struct hyve_test_report {
 #define HYVE_FWCFG_FILE_DIR  0x0019     /* u32 BE count, then entries */
 
 /*
+ * PCI: configuration mechanism #1 at 0xcf8/0xcfc and ECAM for bus 0 at
+ * HYVE_PCI_ECAM (ACPI MCFG).  hyve assigns every BAR an address at start
+ * (I/O from HYVE_PCI_IO, 32-bit memory from HYVE_PCI_MMIO32, 64-bit memory
+ * from HYVE_PCI_MMIO64); decoding is off until the guest sets the command
+ * register's I/O or memory enable bit.  Interrupts are MSI or MSI-X only.
+ */
+#define HYVE_PORT_PCI_ADDR 0xcf8
+#define HYVE_PORT_PCI_DATA 0xcfc
+#define HYVE_PCI_ECAM      0xe0000000ull
+#define HYVE_PCI_ECAM_LEN  0x00100000ull        /* bus 0 */
+#define HYVE_PCI_MMIO32    0xc0000000ull
+#define HYVE_PCI_MMIO32_END 0xe0000000ull
+#define HYVE_PCI_MMIO64    0x8000000000ull
+#define HYVE_PCI_MMIO64_END 0x10000000000ull
+#define HYVE_PCI_IO        0xc000u
+#define HYVE_PCI_IO_END    0x10000u
+
+/*
+ * hyve-pcitest (-s slot,pcitest): a PCI device for interrupt and DMA tests.
+ * IDs 1b36:4859, class ff.00 (hyve has no vendor ID of its own; the device
+ * number is unused in that vendor's list).
+ * BAR0: 4 KiB of 32-bit registers (below); BAR2: MSI-X table (offset 0) and
+ * PBA (offset 0x800), 32 vectors.  It also has an MSI capability with 32
+ * vectors and per-vector masking.
+ */
+#define HYVE_PCITEST_VENDOR 0x1b36
+#define HYVE_PCITEST_DEVICE 0x4859
+#define HYVE_PCITEST_VECTORS 32
+enum hyve_pcitest_reg {
+	PCITEST_ID = 0x00,       /* RO: 0x48595645 "EVYH" */
+	PCITEST_RAISE = 0x04,    /* WO: raise vector N (MSI-X if enabled, else MSI) */
+	PCITEST_RAISED = 0x08,   /* RO: vectors raised so far */
+	PCITEST_ACK = 0x0c,      /* W: count one acknowledgement; R: count */
+	PCITEST_DMA_LO = 0x10,   /* DMA target guest-physical address */
+	PCITEST_DMA_HI = 0x14,
+	PCITEST_DMA_LEN = 0x18,  /* bytes, at most 1 MiB */
+	PCITEST_DMA_SEED = 0x1c, /* pattern: byte i = (seed + i) & 0xff */
+	PCITEST_DMA_GO = 0x20,   /* W: do it; R: 0 done, 1 refused (outside RAM) */
+	PCITEST_DELIVERED = 0x24,/* RO: messages actually sent to the CPUs */
+};
+#define HYVE_PCITEST_ID 0x48595645u
+
+/*
  * hyve-apstart: the original design's shortcut for AP bring-up (hyve
  * -o ap-start=direct).  The guest writes the 32-bit guest-physical address
  * of a struct hyve_ap_start with a 4-byte OUT to HYVE_PORT_APSTART; hyve

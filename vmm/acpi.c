@@ -1,5 +1,5 @@
 /*
- * ACPI tables in the BIOS area: RSDP (revision 2) -> XSDT -> MADT.  The
+ * ACPI tables in the BIOS area: RSDP (revision 2) -> XSDT -> MADT, MCFG.  The
  * MADT holds one Processor Local x2APIC structure per vCPU (ACPI UID = vCPU
  * number, x2APIC ID = vCPU number), the I/O APIC and the ISA IRQ0 -> GSI 2
  * override of a PC, and LINT1 as NMI for every processor.
@@ -98,6 +98,24 @@ build_madt(struct vm *vm, uint8_t *t)
 	return pos;
 }
 
+/* MCFG: ECAM for segment 0, bus 0. */
+static uint32_t
+build_mcfg(uint8_t *t)
+{
+	uint32_t pos = sizeof(struct acpi_header);
+	uint8_t reserved[8] = { 0 };
+	put(t, &pos, reserved, sizeof(reserved));
+	uint8_t e[16] = { 0 };
+	uint64_t base = HYVE_PCI_ECAM;
+	memcpy(e, &base, 8);
+	e[10] = 0;                                          /* start bus */
+	e[11] = (uint8_t)((HYVE_PCI_ECAM_LEN >> 20) - 1);   /* end bus */
+	put(t, &pos, e, sizeof(e));
+	header((struct acpi_header *)t, "MCFG", pos, 1);
+	((struct acpi_header *)t)->checksum = checksum(t, pos);
+	return pos;
+}
+
 int
 acpi_build(struct vm *vm)
 {
@@ -106,14 +124,17 @@ acpi_build(struct vm *vm)
 	if (area == NULL)
 		return -ENOMEM;
 	memset(area, 0, size);
-	/* Layout: RSDP at the base, XSDT at +0x40, MADT at +0x100. */
-	uint32_t xsdt_off = 0x40, madt_off = 0x100;
+	/* Layout: RSDP at the base, XSDT at +0x40, MCFG at +0x100, MADT at
+	 * +0x200 (64 vCPUs take about 1.1 KiB). */
+	uint32_t xsdt_off = 0x40, mcfg_off = 0x100, madt_off = 0x200;
+	build_mcfg(area + mcfg_off);
 	uint32_t madt_len = build_madt(vm, area + madt_off);
 	if (madt_off + madt_len > size)
 		return -ENOSPC;
 
 	struct acpi_header *x = (struct acpi_header *)(area + xsdt_off);
-	uint64_t entries[] = { HYVE_ACPI_BASE + madt_off };
+	uint64_t entries[] = { HYVE_ACPI_BASE + madt_off,
+	    HYVE_ACPI_BASE + mcfg_off };
 	uint32_t xlen = (uint32_t)(sizeof(*x) + sizeof(entries));
 	header(x, "XSDT", xlen, 1);
 	memcpy(area + xsdt_off + sizeof(*x), entries, sizeof(entries));

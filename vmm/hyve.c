@@ -49,7 +49,8 @@ main(int argc, char **argv)
 	r = vm_create(&vm, &cfg);
 	if (r < 0)
 		return r == -ENOEXEC || r == -ENOENT || r == -EINVAL ||
-		    r == -EEXIST ? HYVE_EXIT_USAGE : HYVE_EXIT_INTERNAL;
+		    r == -EEXIST || r == -EBUSY || r == -ENOSPC ||
+		    r == -EACCES ? HYVE_EXIT_USAGE : HYVE_EXIT_INTERNAL;
 	int status = vm_run(vm);
 	unsigned p = vm->tests_passed, f = vm->tests_failed,
 	    s = vm->tests_skipped;

@@ -26,6 +26,7 @@ enum {
 };
 
 struct vm;
+struct pci_bus;
 
 /* A request run on a vCPU's own thread between two runs (register access
  * from the control socket, NMI injection, ...). */
@@ -82,6 +83,7 @@ struct vm {
 	int exit_status;                /* valid once state == VM_STOPPING */
 	char exit_reason[160];
 
+	struct pci_bus *pci;            /* devices/pci/pcibus.h */
 	struct vm_hook hooks[VM_MAX_HOOKS];
 	int nhooks;
 

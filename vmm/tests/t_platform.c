@@ -86,6 +86,12 @@ ATF_TC_BODY(acpi_madt_has_every_cpu, tc)
 			ioapic += m[off] == 1;
 		}
 		ATF_CHECK_EQ(x2apic, counts[c]);
+		uint64_t mcfg;
+		memcpy(&mcfg, x + 44, 8);
+		ATF_CHECK(memcmp(vm->mem.lo + mcfg, "MCFG", 4) == 0);
+		uint64_t ecam;
+		memcpy(&ecam, vm->mem.lo + mcfg + 44, 8);
+		ATF_CHECK_EQ(ecam, HYVE_PCI_ECAM);
 		ATF_CHECK_EQ(ioapic, 1);
 		rmvm(vm);
 	}

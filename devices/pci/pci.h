@@ -1,0 +1,107 @@
+/*
+ * PCI bus 0: functions with a 4 KiB configuration space, BARs placed by
+ * hyve, capability lists, MSI and MSI-X.  A PCI device model creates its
+ * function with pci_func_create, describes it (IDs, BARs, capabilities) and
+ * handles accesses to its BARs through ops->bar_io.
+ */
+#ifndef HYVE_PCI_H
+#define HYVE_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+struct pci_func;
+
+enum pci_bar_type { PCI_BAR_NONE, PCI_BAR_IO, PCI_BAR_MEM32, PCI_BAR_MEM64 };
+
+struct pci_ops {
+	/* Access to bar at offset off.  Required when the device has BARs. */
+	int (*bar_io)(struct vcpu *vcpu, struct pci_func *f, int bar,
+	    uint64_t off, uint8_t *data, unsigned len, bool write);
+	/* Optional: after the guest wrote config space (device registers
+	 * beyond the header; the standard fields are handled already). */
+	void (*cfg_written)(struct pci_func *f, unsigned off, unsigned len);
+};
+
+struct pci_bar {
+	enum pci_bar_type type;
+	uint64_t size;
+	uint64_t addr;          /* as programmed */
+	bool mapped;            /* registered on a bus at addr */
+};
+
+struct msi_state {
+	uint8_t cap;            /* offset of the capability, 0 if none */
+	unsigned nvec;          /* vectors capable (power of two) */
+	uint32_t pending;
+};
+
+struct msix_state {
+	uint8_t cap;
+	int bar;                /* BAR holding table and PBA */
+	uint32_t table_off, pba_off;
+	unsigned nvec;
+	uint8_t *table;         /* nvec * 16 bytes */
+	uint64_t *pba;
+};
+
+struct pci_func {
+	struct vm *vm;
+	uint8_t slot, fn;
+	char name[32];
+	pthread_mutex_t lock;
+	uint8_t cfg[4096];
+	uint8_t wmask[4096];
+	uint8_t cap_end;                /* next free capability offset */
+	struct pci_bar bar[6];
+	struct msi_state msi;
+	struct msix_state msix;
+	const struct pci_ops *ops;
+	void *priv;
+	uint64_t msgs_sent;             /* interrupts delivered */
+};
+
+/* Create a function at "slot[:func]" (from -s). */
+int pci_func_create(struct vm *vm, const char *slotspec, const char *name,
+    const struct pci_ops *ops, void *priv, struct pci_func **out,
+    char *err, size_t errlen);
+void pci_set_ids(struct pci_func *f, uint16_t vendor, uint16_t device,
+    uint8_t class, uint8_t subclass, uint8_t progif, uint16_t subvendor,
+    uint16_t subdevice);
+/* Declare BAR idx (a 64-bit BAR also takes idx+1) and place it. */
+int pci_add_bar(struct pci_func *f, int idx, enum pci_bar_type type,
+    uint64_t size);
+/* Add a capability of len bytes; returns its offset or a negative errno. */
+int pci_add_cap(struct pci_func *f, uint8_t id, unsigned len);
+int pci_add_msi(struct pci_func *f, unsigned nvec);
+int pci_add_msix(struct pci_func *f, unsigned nvec, int bar,
+    uint32_t table_off, uint32_t pba_off);
+
+/* Raise vector v: through MSI-X when enabled, else MSI.  Masked vectors
+ * are held pending and delivered once on unmask.  Returns 0 when the
+ * message was sent or held, -EAGAIN when interrupts are disabled. */
+int pci_raise(struct pci_func *f, unsigned v);
+
+/* Little-endian config helpers for device models. */
+void pci_cfg_set8(struct pci_func *f, unsigned off, uint8_t v);
+void pci_cfg_set16(struct pci_func *f, unsigned off, uint16_t v);
+void pci_cfg_set32(struct pci_func *f, unsigned off, uint32_t v);
+uint16_t pci_cfg_get16(const struct pci_func *f, unsigned off);
+uint32_t pci_cfg_get32(const struct pci_func *f, unsigned off);
+
+/* The bus, for the config mechanisms and ACPI. */
+struct pci_func *pci_lookup(struct vm *vm, unsigned slot, unsigned fn);
+int pci_cfg_read(struct pci_func *f, unsigned off, unsigned len, uint32_t *v);
+int pci_cfg_write(struct pci_func *f, unsigned off, unsigned len, uint32_t v);
+
+/* msi.c, used by pci.c */
+void msi_cfg_written(struct pci_func *f);
+void msix_cfg_written(struct pci_func *f);
+int msix_table_io(struct pci_func *f, uint64_t off, uint8_t *data,
+    unsigned len, bool write);
+void msi_deliver(struct pci_func *f, uint64_t addr, uint32_t data);
+
+#endif

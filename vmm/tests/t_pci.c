@@ -1,0 +1,305 @@
+/* PCI: configuration mechanisms, BAR sizing and decoding, capability list,
+ * MSI and MSI-X masking.  Messages are aimed at guest RAM (not the APIC
+ * window), where a message is a plain memory write the test can observe. */
+#include <atf-c.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/pci_regs.h>
+
+#include "devices/device.h"
+#include "devices/pci/pci.h"
+#include "vmm/abi.h"
+#include "vmm/vm.h"
+
+#define RAM (4u << 20)
+#define MSG_AT 0x10000u         /* where test messages land */
+
+static struct vm *
+mkvm(void)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	ATF_REQUIRE(vm != NULL);
+	vm->mem.lo = calloc(1, RAM);
+	vm->mem.lo_size = vm->mem.size = RAM;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	char err[200];
+	ATF_REQUIRE_EQ(device_find("hostbridge")->init(vm, NULL, err,
+	    sizeof(err)), 0);
+	struct dev_config dc = { .slot = "3", .emul = "pcitest" };
+	int r = device_find("pcitest")->init(vm, &dc, err, sizeof(err));
+	ATF_REQUIRE_MSG(r == 0, "%s", err);
+	return vm;
+}
+
+static void
+rmvm(struct vm *vm)
+{
+	for (int i = vm->nhooks - 1; i >= 0; i--)
+		if (!vm->hooks[i].on_reset)
+			vm->hooks[i].fn(vm->hooks[i].arg);
+	bus_fini(&vm->pio);
+	bus_fini(&vm->mmio);
+	free(vm->mem.lo);
+	free(vm);
+}
+
+static struct vcpu cpu;
+
+static uint32_t
+cfg_rd(struct vm *vm, unsigned slot, unsigned off, unsigned len)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc), v = 0;
+	cpu.vm = vm;
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcf8, (uint8_t *)&a, 4, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcfc + (off & 3),
+	    (uint8_t *)&v, len, false), 0);
+	return v;
+}
+
+static void
+cfg_wr(struct vm *vm, unsigned slot, unsigned off, unsigned len, uint32_t v)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
+	cpu.vm = vm;
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcf8, (uint8_t *)&a, 4, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcfc + (off & 3),
+	    (uint8_t *)&v, len, true), 0);
+}
+
+static uint32_t
+ecam_rd(struct vm *vm, unsigned slot, unsigned off)
+{
+	uint32_t v = 0;
+	cpu.vm = vm;
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, HYVE_PCI_ECAM +
+	    (slot << 15) + off, (uint8_t *)&v, 4, false), 0);
+	return v;
+}
+
+ATF_TC_WITHOUT_HEAD(config_space);
+ATF_TC_BODY(config_space, tc)
+{
+	struct vm *vm = mkvm();
+	ATF_CHECK_EQ(cfg_rd(vm, 0, 0, 4), 0x00081b36u);         /* host bridge */
+	ATF_CHECK_EQ(cfg_rd(vm, 0, PCI_CLASS_DEVICE, 2), 0x0600);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, 0, 4),
+	    (uint32_t)HYVE_PCITEST_DEVICE << 16 | HYVE_PCITEST_VENDOR);
+	ATF_CHECK_EQ(ecam_rd(vm, 3, 0), cfg_rd(vm, 3, 0, 4));
+	ATF_CHECK_EQ(cfg_rd(vm, 7, 0, 4), 0xffffffffu);         /* absent */
+	ATF_CHECK_EQ(cfg_rd(vm, 3, 2, 2), HYVE_PCITEST_DEVICE); /* byte lanes */
+	/* Read-only fields ignore writes. */
+	cfg_wr(vm, 3, 0, 4, 0x12345678);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, 0, 2), HYVE_PCITEST_VENDOR);
+	/* Capability list: MSI-X first (added last), then MSI. */
+	ATF_CHECK(cfg_rd(vm, 3, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+	unsigned p = cfg_rd(vm, 3, PCI_CAPABILITY_LIST, 1);
+	int seen_msi = 0, seen_msix = 0, n = 0;
+	while (p != 0 && n++ < 48) {
+		unsigned id = cfg_rd(vm, 3, p, 1);
+		seen_msi += id == PCI_CAP_ID_MSI;
+		seen_msix += id == PCI_CAP_ID_MSIX;
+		p = cfg_rd(vm, 3, p + 1, 1);
+	}
+	ATF_CHECK(seen_msi == 1 && seen_msix == 1);
+	/* Address register without the enable bit: no config cycle. */
+	uint32_t a = 3u << 11, v;
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcf8, (uint8_t *)&a, 4, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcfc, (uint8_t *)&v, 4, false), 0);
+	ATF_CHECK_EQ(v, 0xffffffffu);
+	rmvm(vm);
+}
+
+ATF_TC_WITHOUT_HEAD(bar_sizing_and_decode);
+ATF_TC_BODY(bar_sizing_and_decode, tc)
+{
+	struct vm *vm = mkvm();
+	uint32_t bar0 = cfg_rd(vm, 3, PCI_BASE_ADDRESS_0, 4);
+	ATF_CHECK(bar0 >= HYVE_PCI_MMIO32 && bar0 < HYVE_PCI_MMIO32_END);
+	cfg_wr(vm, 3, PCI_BASE_ADDRESS_0, 4, 0xffffffffu);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, PCI_BASE_ADDRESS_0, 4), 0xfffff000u);
+	cfg_wr(vm, 3, PCI_BASE_ADDRESS_0, 4, bar0);
+	/* 64-bit BAR2 */
+	ATF_CHECK_EQ(cfg_rd(vm, 3, PCI_BASE_ADDRESS_2, 4) & 6, 4);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, PCI_BASE_ADDRESS_3, 4),
+	    (uint32_t)(HYVE_PCI_MMIO64 >> 32));
+	/* Decoding off: nothing at the BAR. */
+	uint32_t id = 0;
+	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, bar0, (uint8_t *)&id, 4, false),
+	    -ENOENT);
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, bar0, (uint8_t *)&id, 4, false), 0);
+	ATF_CHECK_EQ(id, HYVE_PCITEST_ID);
+	/* Moving the BAR moves the decode. */
+	cfg_wr(vm, 3, PCI_BASE_ADDRESS_0, 4, 0xd0000000u);
+	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, bar0, (uint8_t *)&id, 4, false),
+	    -ENOENT);
+	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, 0xd0000000u, (uint8_t *)&id, 4,
+	    false), 0);
+	/* Onto RAM: refused, not decoded. */
+	cfg_wr(vm, 3, PCI_BASE_ADDRESS_0, 4, 0x1000);
+	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, 0xd0000000u, (uint8_t *)&id, 4,
+	    false), -ENOENT);
+	rmvm(vm);
+}
+
+static uint32_t
+reg_rw(struct vm *vm, unsigned off, uint32_t v, bool write)
+{
+	uint32_t bar0 = cfg_rd(vm, 3, PCI_BASE_ADDRESS_0, 4) & ~15u;
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar0 + off, (uint8_t *)&v, 4,
+	    write), 0);
+	return v;
+}
+
+static unsigned
+cap_of(struct vm *vm, unsigned id)
+{
+	for (unsigned p = cfg_rd(vm, 3, PCI_CAPABILITY_LIST, 1); p;
+	    p = cfg_rd(vm, 3, p + 1, 1))
+		if (cfg_rd(vm, 3, p, 1) == id)
+			return p;
+	atf_tc_fail("capability %u missing", id);
+	return 0;
+}
+
+static uint32_t
+landed(struct vm *vm)
+{
+	uint32_t v;
+	memcpy(&v, vm->mem.lo + MSG_AT, 4);
+	memset(vm->mem.lo + MSG_AT, 0, 4);
+	return v;
+}
+
+ATF_TC_WITHOUT_HEAD(msi_multivector_and_masking);
+ATF_TC_BODY(msi_multivector_and_masking, tc)
+{
+	struct vm *vm = mkvm();
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	unsigned m = cap_of(vm, PCI_CAP_ID_MSI);
+	ATF_CHECK_EQ((cfg_rd(vm, 3, m + PCI_MSI_FLAGS, 2) >> 1) & 7, 5); /* 32 */
+	cfg_wr(vm, 3, m + PCI_MSI_ADDRESS_LO, 4, MSG_AT);
+	cfg_wr(vm, 3, m + PCI_MSI_ADDRESS_HI, 4, 0);
+	cfg_wr(vm, 3, m + PCI_MSI_DATA_64, 2, 0x40);
+	/* Disabled: nothing is sent. */
+	reg_rw(vm, PCITEST_RAISE, 0, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	/* Enable with 8 messages: vector 5 carries data 0x45. */
+	cfg_wr(vm, 3, m + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | (3 << 4));
+	reg_rw(vm, PCITEST_RAISE, 5, true);
+	ATF_CHECK_EQ(landed(vm), 0x45);
+	/* Vector 9 does not exist with 8 messages enabled. */
+	reg_rw(vm, PCITEST_RAISE, 9, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	/* Masked: held pending, delivered exactly once on unmask. */
+	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 1u << 2);
+	reg_rw(vm, PCITEST_RAISE, 2, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 1u << 2);
+	cfg_wr(vm, 3, m + PCI_MSI_PENDING_64, 4, 0);    /* read-only */
+	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 1u << 2);
+	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 0);
+	ATF_CHECK_EQ(landed(vm), 0x42);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 0);
+	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 0);
+	ATF_CHECK_EQ(landed(vm), 0);                    /* only once */
+	rmvm(vm);
+}
+
+ATF_TC_WITHOUT_HEAD(msix_table_and_masks);
+ATF_TC_BODY(msix_table_and_masks, tc)
+{
+	struct vm *vm = mkvm();
+	uint64_t bar2 = (cfg_rd(vm, 3, PCI_BASE_ADDRESS_2, 4) & ~15u) |
+	    (uint64_t)cfg_rd(vm, 3, PCI_BASE_ADDRESS_3, 4) << 32;
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	unsigned x = cap_of(vm, PCI_CAP_ID_MSIX);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, x + PCI_MSIX_FLAGS, 2) & 0x7ff, 31);
+	/* Entry 7: address, data, unmasked. */
+	uint64_t addr = MSG_AT;
+	uint32_t data = 0x77, ctl = 0;
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 7 * 16, (uint8_t *)&addr,
+	    8, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 7 * 16 + 8,
+	    (uint8_t *)&data, 4, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 7 * 16 + 12,
+	    (uint8_t *)&ctl, 4, true), 0);
+	/* Function mask set while enabling: pending, then sent on unmask. */
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE |
+	    PCI_MSIX_FLAGS_MASKALL);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	uint64_t pba = 0;
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 0x800, (uint8_t *)&pba,
+	    8, false), 0);
+	ATF_CHECK_EQ(pba, 1ull << 7);
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	ATF_CHECK_EQ(landed(vm), 0x77);
+	/* Vector mask: pending, and once on unmask. */
+	ctl = 1;
+	bus_access(&vm->mmio, &cpu, bar2 + 7 * 16 + 12, (uint8_t *)&ctl, 4, true);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	ctl = 0;
+	bus_access(&vm->mmio, &cpu, bar2 + 7 * 16 + 12, (uint8_t *)&ctl, 4, true);
+	ATF_CHECK_EQ(landed(vm), 0x77);
+	ATF_CHECK_EQ(reg_rw(vm, PCITEST_DELIVERED, 0, false), 2);
+	/* Table writes take effect: new data. */
+	data = 0x99;
+	bus_access(&vm->mmio, &cpu, bar2 + 7 * 16 + 8, (uint8_t *)&data, 4, true);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(landed(vm), 0x99);
+	/* A masked-by-default entry never fires. */
+	reg_rw(vm, PCITEST_RAISE, 8, true);
+	ATF_CHECK_EQ(landed(vm), 0);
+	/* Misaligned and 2-byte table accesses are refused. */
+	uint16_t h = 0;
+	ATF_CHECK(bus_access(&vm->mmio, &cpu, bar2 + 2, (uint8_t *)&h, 2, true) < 0);
+	rmvm(vm);
+}
+
+static uint32_t
+dma_go(struct vm *vm)
+{
+	reg_rw(vm, PCITEST_DMA_GO, 1, true);
+	return reg_rw(vm, PCITEST_DMA_GO, 0, false);
+}
+
+ATF_TC_WITHOUT_HEAD(dma_checked);
+ATF_TC_BODY(dma_checked, tc)
+{
+	struct vm *vm = mkvm();
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	reg_rw(vm, PCITEST_DMA_LO, 0x20000, true);
+	reg_rw(vm, PCITEST_DMA_LEN, 256, true);
+	reg_rw(vm, PCITEST_DMA_SEED, 7, true);
+	/* No bus mastering: refused. */
+	ATF_CHECK_EQ(dma_go(vm), 1);
+	ATF_CHECK_EQ(vm->mem.lo[0x20000], 0);
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	ATF_CHECK_EQ(dma_go(vm), 0);
+	ATF_CHECK_EQ(vm->mem.lo[0x20000], 7);
+	ATF_CHECK_EQ(vm->mem.lo[0x200ff], (uint8_t)(7 + 255));
+	ATF_CHECK_EQ(vm->mem.lo[0x20100], 0);
+	/* Straddling the end of RAM, or far outside: refused, nothing written. */
+	reg_rw(vm, PCITEST_DMA_LO, RAM - 16, true);
+	ATF_CHECK_EQ(dma_go(vm), 1);
+	ATF_CHECK_EQ(vm->mem.lo[RAM - 16], 0);
+	reg_rw(vm, PCITEST_DMA_HI, 0x100, true);
+	ATF_CHECK_EQ(dma_go(vm), 1);
+	rmvm(vm);
+}
+
+ATF_TP_ADD_TCS(tp)
+{
+	ATF_TP_ADD_TC(tp, config_space);
+	ATF_TP_ADD_TC(tp, bar_sizing_and_decode);
+	ATF_TP_ADD_TC(tp, msi_multivector_and_masking);
+	ATF_TP_ADD_TC(tp, msix_table_and_masks);
+	ATF_TP_ADD_TC(tp, dma_checked);
+	return atf_no_error();
+}
