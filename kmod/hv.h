@@ -128,6 +128,10 @@ int hv_vm_create_irqchip(struct hv_vm *vm);
 int hv_vm_irq_line(struct hv_vm *vm, uint32_t irq, bool level);
 int hv_vm_signal_msi(struct hv_vm *vm, uint64_t addr, uint32_t data);
 int hv_vm_enable_cap(struct hv_vm *vm, int cap, uint64_t arg0);
+/* Signal eventfd fd on a guest write of len bytes at addr (MMIO, or a port
+ * when pio), instead of exiting to user space; assign false removes it. */
+int hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int fd,
+    bool pio, bool assign);
 
 /* vCPU. */
 int hv_vcpu_create(struct hv_vm *vm, int id, struct hv_vcpu **out);
@@ -138,6 +142,10 @@ int hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
  * any thread; pairs with hv_vcpu_clear_kick on the vCPU's own thread. */
 void hv_vcpu_kick(struct hv_vcpu *vcpu, int signo, unsigned long thread);
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu);
+/* Finish an I/O or MMIO instruction whose exit was just handled, without
+ * running guest code, so registers can be read and written.  Leaves a
+ * kick pending: the next hv_vcpu_run returns HV_EXIT_INTR at once. */
+int hv_vcpu_complete_io(struct hv_vcpu *vcpu);
 int hv_vcpu_get_regs(struct hv_vcpu *vcpu, struct hv_regs *r);
 int hv_vcpu_set_regs(struct hv_vcpu *vcpu, const struct hv_regs *r);
 int hv_vcpu_get_sregs(struct hv_vcpu *vcpu, struct hv_sregs *s);

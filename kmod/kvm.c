@@ -223,6 +223,18 @@ hv_vm_enable_cap(struct hv_vm *vm, int cap, uint64_t arg0)
 	return ioctl(vm->fd, KVM_ENABLE_CAP, &c) < 0 ? -errno : 0;
 }
 
+int
+hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int fd,
+    bool pio, bool assign)
+{
+	struct kvm_ioeventfd e = {
+		.addr = addr, .len = len, .fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+		    (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	return ioctl(vm->fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+}
+
 static void
 stats_open(struct hv_vcpu *v)
 {
@@ -390,6 +402,15 @@ void
 hv_vcpu_clear_kick(struct hv_vcpu *v)
 {
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+int
+hv_vcpu_complete_io(struct hv_vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
 }
 
 int

@@ -17,3 +17,10 @@ $(BUILD)/vmm/version.o: vmm/version.c FORCE
 	$(CC) $(CFLAGS) -DHYVE_VERSION='"$(HYVE_VERSION)"' -c -o $@ $<
 .PHONY: FORCE
 FORCE:
+
+# hyvectl needs the control protocol, the register names, the socket paths
+# and the capability probe; linking the core keeps it simple and complete.
+$(BUILD)/hyvectl: $(BUILD)/vmm/hyvectl.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+ALL_TARGETS += $(BUILD)/hyvectl

@@ -151,9 +151,19 @@ vcpu_thread(void *arg)
 	for (;;) {
 		if (vm_stopping(vm))
 			break;
-		if (__atomic_load_n(&v->calls, __ATOMIC_ACQUIRE) != NULL)
+		bool calls = __atomic_load_n(&v->calls, __ATOMIC_ACQUIRE) != NULL;
+		bool suspended = __atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) ==
+		    VM_SUSPENDED;
+		if ((calls || suspended) && (prev == HV_EXIT_IO ||
+		    prev == HV_EXIT_MMIO)) {
+			/* Registers are only consistent once the module has
+			 * completed the instruction behind the last exit. */
+			(void)hv_vcpu_complete_io(v->hv);
+			prev = HV_EXIT_INTR;
+		}
+		if (calls)
 			service_calls(v, false);
-		if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) == VM_SUSPENDED)
+		if (suspended)
 			wait_while_suspended(v);
 		uint64_t t0 = now_ns();
 		if (prev >= 0)

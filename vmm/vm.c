@@ -159,10 +159,27 @@ load_and_boot(struct vm *vm, char *err, size_t errlen)
 	return r;
 }
 
+/* Signals are taken by the main thread (sigtimedwait) and the vCPU kick;
+ * block them before any thread (vCPU or device worker) exists, so every
+ * thread inherits the mask. */
+static void
+block_signals(void)
+{
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+}
+
 int
 vm_create(struct vm **out, const struct vm_config *cfg)
 {
 	char err[300] = "";
+	block_signals();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (vm == NULL)
 		return -ENOMEM;
@@ -369,16 +386,10 @@ vm_add_hook(struct vm *vm, bool on_reset, void (*fn)(void *), void *arg)
 int
 vm_run(struct vm *vm)
 {
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	block_signals();
 	vcpu_signal_setup();
 
-	if (control_start(vm) < 0)
+	if (control_start(vm) < 0 && !vm_stopping(vm))
 		pr_warn("control socket unavailable; hyvectl cannot reach %s",
 		    vm->cfg.name);
 	for (;;) {

@@ -248,6 +248,8 @@ bar_unmap(struct pci_func *f, int i)
 	struct bus *bus = b->type == PCI_BAR_IO ? &f->vm->pio : &f->vm->mmio;
 	(void)bus_unregister(bus, b->addr);
 	b->mapped = false;
+	if (f->ops && f->ops->bar_mapped)
+		f->ops->bar_mapped(f, i, false);
 }
 
 static void
@@ -269,9 +271,11 @@ bar_map(struct pci_func *f, int i)
 	ref->f = f;
 	ref->idx = i;
 	int r = bus_register(bus, b->addr, b->size, bar_access, ref, f->name);
-	if (r == 0)
+	if (r == 0) {
 		b->mapped = true;
-	else
+		if (f->ops && f->ops->bar_mapped)
+			f->ops->bar_mapped(f, i, true);
+	} else
 		pr_warn("%s: BAR%d at 0x%llx: %s; not decoded", f->name, i,
 		    (unsigned long long)b->addr, strerror(-r));
 }

@@ -24,6 +24,9 @@ struct pci_ops {
 	/* Optional: after the guest wrote config space (device registers
 	 * beyond the header; the standard fields are handled already). */
 	void (*cfg_written)(struct pci_func *f, unsigned off, unsigned len);
+	/* Optional: BAR idx was mapped at f->bar[idx].addr, or unmapped
+	 * (called with f->lock held). */
+	void (*bar_mapped)(struct pci_func *f, int idx, bool mapped);
 };
 
 struct pci_bar {

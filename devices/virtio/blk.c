@@ -1,0 +1,378 @@
+/*
+ * virtio-blk on a file or block device:
+ *   -s slot,virtio-blk,PATH[,ro][,queues=N][,serial=ID]
+ * read, write, flush (fdatasync), discard, write-zeroes, get-id, read-only
+ * mode, up to 8 queues.  Every request is checked: header and status
+ * present, sector range inside the disk, data length a whole number of
+ * sectors; a bad one is answered VIRTIO_BLK_S_IOERR or _UNSUPP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+
+#include "devices/device.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/config.h"
+#include "vmm/vm.h"
+
+#define SECTOR 512u
+#define MAX_QUEUES 8
+#define QUEUE_SIZE 256
+#define SEG_MAX (QUEUE_SIZE - 2)
+#define MAX_DISCARD_SEG 32
+#define DISCARD_MAX_SECTORS (1u << 22)
+
+struct blk {
+	int fd;
+	bool ro;
+	uint64_t capacity;      /* sectors */
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+	uint64_t reqs, bytes_read, bytes_written, flushes;
+};
+
+struct req_hdr {
+	uint32_t type, ioprio;
+	uint64_t sector;
+};
+
+/* The iovecs of c covering [off, off+len) of its readable (or writable)
+ * part, into out; returns how many. */
+static int
+sub_iov(const struct vq_chain *c, bool writable, uint64_t off, uint64_t len,
+    struct iovec *out)
+{
+	const struct iovec *iov = writable ? c->iov + c->nread : c->iov;
+	unsigned n = writable ? c->nwrite : c->nread;
+	int k = 0;
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		uint64_t take = iov[i].iov_len - off;
+		if (take > len)
+			take = len;
+		out[k].iov_base = (uint8_t *)iov[i].iov_base + off;
+		out[k].iov_len = take;
+		k++;
+		len -= take;
+		off = 0;
+	}
+	return k;
+}
+
+static int
+rw_all(int fd, struct iovec *iov, int n, uint64_t pos, bool write)
+{
+	while (n > 0) {
+		ssize_t r = write ? pwritev(fd, iov, n, (off_t)pos) :
+		    preadv(fd, iov, n, (off_t)pos);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0) {
+			/* Reading past the end of a short file: zeros. */
+			if (write)
+				return -EIO;
+			for (int i = 0; i < n; i++)
+				memset(iov[i].iov_base, 0, iov[i].iov_len);
+			return 0;
+		}
+		pos += (uint64_t)r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static bool
+range_ok(struct blk *b, uint64_t sector, uint64_t nsect)
+{
+	return sector <= b->capacity && nsect <= b->capacity - sector;
+}
+
+static uint8_t
+do_discard(struct blk *b, const struct vq_chain *c, uint64_t data_len,
+    bool zeroes)
+{
+	if (b->ro)
+		return VIRTIO_BLK_S_IOERR;
+	if (data_len == 0 || data_len % 16 || data_len / 16 > MAX_DISCARD_SEG)
+		return VIRTIO_BLK_S_UNSUPP;
+	for (uint64_t off = 0; off < data_len; off += 16) {
+		struct virtio_blk_discard_write_zeroes seg;
+		if (vq_copy_from(c, sizeof(struct req_hdr) + off, &seg,
+		    sizeof(seg)) != sizeof(seg))
+			return VIRTIO_BLK_S_IOERR;
+		uint32_t known = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+		if ((seg.flags & ~known) || seg.num_sectors > DISCARD_MAX_SECTORS ||
+		    !range_ok(b, seg.sector, seg.num_sectors))
+			return VIRTIO_BLK_S_UNSUPP;
+		off_t pos = (off_t)(seg.sector * SECTOR);
+		off_t len = (off_t)seg.num_sectors * SECTOR;
+		int mode = zeroes && !(seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ?
+		    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE :
+		    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		if (fallocate(b->fd, mode, pos, len) < 0) {
+			if (!zeroes)
+				continue;       /* discard is only a hint */
+			/* Write zeros by hand where the file system cannot. */
+			static const uint8_t zero[65536];
+			for (off_t p = 0; p < len; ) {
+				size_t k = (size_t)(len - p) < sizeof(zero) ?
+				    (size_t)(len - p) : sizeof(zero);
+				ssize_t w = pwrite(b->fd, zero, k, pos + p);
+				if (w <= 0)
+					return VIRTIO_BLK_S_IOERR;
+				p += w;
+			}
+		}
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Handle one request; returns the bytes written into the chain. */
+static uint32_t
+handle(struct blk *b, const struct vq_chain *c)
+{
+	static struct iovec iov[VQ_MAX_SEGS];
+	struct req_hdr h;
+	/* Header in the readable part, status byte at the end of the
+	 * writable part: without them there is no way to answer. */
+	if (c->read_len < sizeof(h) || c->write_len < 1)
+		return 0;
+	vq_copy_from(c, 0, &h, sizeof(h));
+	uint64_t status_off = c->write_len - 1;
+	uint8_t st = VIRTIO_BLK_S_OK;
+	uint32_t written = 1;
+	b->reqs++;
+	switch (h.type) {
+	case VIRTIO_BLK_T_IN: {
+		uint64_t len = c->write_len - 1;
+		if (len % SECTOR || !range_ok(b, h.sector, len / SECTOR)) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		int n = sub_iov(c, true, 0, len, iov);
+		if (rw_all(b->fd, iov, n, h.sector * SECTOR, false) < 0) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		b->bytes_read += len;
+		written += (uint32_t)len;
+		break;
+	}
+	case VIRTIO_BLK_T_OUT: {
+		uint64_t len = c->read_len - sizeof(h);
+		if (b->ro || len % SECTOR || !range_ok(b, h.sector, len / SECTOR)) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		int n = sub_iov(c, false, sizeof(h), len, iov);
+		if (rw_all(b->fd, iov, n, h.sector * SECTOR, true) < 0)
+			st = VIRTIO_BLK_S_IOERR;
+		else
+			b->bytes_written += len;
+		break;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		b->flushes++;
+		if (!b->ro && fdatasync(b->fd) < 0)
+			st = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		uint64_t len = c->write_len - 1;
+		if (len < VIRTIO_BLK_ID_BYTES) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		char id[VIRTIO_BLK_ID_BYTES] = { 0 };
+		memcpy(id, b->serial, strnlen(b->serial, VIRTIO_BLK_ID_BYTES));
+		vq_copy_to(c, 0, id, sizeof(id));
+		written += VIRTIO_BLK_ID_BYTES;
+		break;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		st = do_discard(b, c, c->read_len - sizeof(h),
+		    h.type == VIRTIO_BLK_T_WRITE_ZEROES);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+	}
+	vq_copy_to(c, status_off, &st, 1);
+	return written;
+}
+
+static void
+blk_notify(struct virtio_dev *d, unsigned q)
+{
+	struct blk *b = d->priv;
+	static __thread struct vq_chain c;
+	struct virtqueue *vq = &d->vq[q];
+	int r;
+	bool pushed = false;
+	while ((r = vq_pop(vq, &c)) != VQ_EMPTY) {
+		if (r == VQ_EBADIDX) {
+			virtio_bad_chain(d, q, r);
+			d->status |= 0x40;      /* NEEDS_RESET: the ring is garbage */
+			virtio_config_changed(d);
+			return;
+		}
+		uint32_t len = 0;
+		if (r == VQ_OK) {
+			len = handle(b, &c);
+		} else {
+			/* The head is ours to return: answer it with nothing
+			 * written, the device's error for a malformed request. */
+			virtio_bad_chain(d, q, r);
+		}
+		if (r == VQ_EBADHEAD && c.head >= vq->size) {
+			d->status |= 0x40;
+			virtio_config_changed(d);
+			return;
+		}
+		vq_push(vq, c.head, len);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_notify(d, q);
+}
+
+static const struct virtio_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_type = 2,
+	.pci_class = 0x01, .pci_subclass = 0x80,
+	.features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+	    (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
+	    (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_MQ),
+	.cfg_size = 60,
+	.queue_notify = blk_notify,
+};
+
+static void
+blk_close(void *arg)
+{
+	struct blk *b = arg;
+	if (b->fd >= 0)
+		close(b->fd);
+}
+
+static int
+parse_conf(const char *conf, char *path, size_t plen, bool *ro,
+    unsigned *queues, char *serial, char *err, size_t errlen)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", conf);
+	char *save, *tok = strtok_r(buf, ",", &save);
+	if (tok == NULL || tok[0] == '\0') {
+		snprintf(err, errlen, "virtio-blk: no backing file (-s slot,"
+		    "virtio-blk,PATH[,ro][,queues=N][,serial=ID])");
+		return -EINVAL;
+	}
+	snprintf(path, plen, "%s", tok);
+	while ((tok = strtok_r(NULL, ",", &save)) != NULL) {
+		char *end;
+		if (strcmp(tok, "ro") == 0) {
+			*ro = true;
+		} else if (strncmp(tok, "queues=", 7) == 0) {
+			unsigned long v = strtoul(tok + 7, &end, 10);
+			if (*end || v < 1 || v > MAX_QUEUES) {
+				snprintf(err, errlen, "virtio-blk: bad %s (1 to %d)",
+				    tok, MAX_QUEUES);
+				return -EINVAL;
+			}
+			*queues = (unsigned)v;
+		} else if (strncmp(tok, "serial=", 7) == 0) {
+			snprintf(serial, VIRTIO_BLK_ID_BYTES + 1, "%s", tok + 7);
+		} else {
+			snprintf(err, errlen, "virtio-blk: unknown option '%s'", tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+blk_init(struct vm *vm, const struct dev_config *dc, char *err, size_t errlen)
+{
+	struct blk *b = vm_dev_alloc(vm, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->fd = -1;
+	char path[256];
+	unsigned queues = 1;
+	snprintf(b->serial, sizeof(b->serial), "hyve-%s", dc->slot);
+	int r = parse_conf(dc->conf, path, sizeof(path), &b->ro, &queues,
+	    b->serial, err, errlen);
+	if (r < 0)
+		return r;
+	b->fd = open(path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		snprintf(err, errlen, "virtio-blk: %s: %s", path, strerror(errno));
+		return -errno == -ENOENT ? -ENOENT : -EINVAL;
+	}
+	r = vm_add_hook(vm, false, blk_close, b);
+	if (r < 0) {
+		close(b->fd);
+		return r;
+	}
+	struct stat st;
+	uint64_t bytes = 0;
+	if (fstat(b->fd, &st) == 0 && S_ISBLK(st.st_mode))
+		(void)ioctl(b->fd, BLKGETSIZE64, &bytes);
+	else if (fstat(b->fd, &st) == 0 && S_ISREG(st.st_mode))
+		bytes = (uint64_t)st.st_size;
+	else {
+		snprintf(err, errlen, "virtio-blk: %s: not a file or block device",
+		    path);
+		return -EINVAL;
+	}
+	b->capacity = bytes / SECTOR;
+	struct virtio_dev *d;
+	r = virtio_dev_create(vm, dc, &blk_ops, b, queues, QUEUE_SIZE, &d, err,
+	    errlen);
+	if (r < 0)
+		return r;
+	if (b->ro)
+		d->offered |= 1ull << VIRTIO_BLK_F_RO;
+	struct virtio_blk_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.capacity = b->capacity;
+	cfg.seg_max = SEG_MAX;
+	cfg.blk_size = SECTOR;
+	cfg.num_queues = (uint16_t)queues;
+	cfg.max_discard_sectors = DISCARD_MAX_SECTORS;
+	cfg.max_discard_seg = MAX_DISCARD_SEG;
+	cfg.discard_sector_alignment = 1;
+	cfg.max_write_zeroes_sectors = DISCARD_MAX_SECTORS;
+	cfg.max_write_zeroes_seg = MAX_DISCARD_SEG;
+	cfg.write_zeroes_may_unmap = 1;
+	memcpy(d->cfg, &cfg, blk_ops.cfg_size);
+	return 0;
+}
+
+static const struct device_emul virtio_blk = {
+	.name = "virtio-blk", .kind = DEV_PCI, .init = blk_init,
+};
+DEVICE_EMUL(virtio_blk);
