@@ -24,3 +24,12 @@ $(BUILD)/hyvectl: $(BUILD)/vmm/hyvectl.o $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ALL_TARGETS += $(BUILD)/hyvectl
+
+# The DSDT: ASL compiled by iasl (acpica-tools) into a C array.
+$(BUILD)/vmm/dsdt.hex: vmm/dsdt.asl
+	@mkdir -p $(@D)
+	iasl -vs -vi -p $(BUILD)/vmm/dsdt -tc $< >/dev/null
+	@rm -f $(BUILD)/vmm/dsdt.aml
+
+$(BUILD)/vmm/dsdt_aml.o: vmm/dsdt_aml.c $(BUILD)/vmm/dsdt.hex
+	$(CC) $(CFLAGS) -I$(BUILD)/vmm -c -o $@ $<

@@ -132,6 +132,22 @@ struct hyve_test_report {
 #define HYVE_LAPIC_BASE 0xfee00000u
 #define HYVE_IOAPIC_BASE 0xfec00000u
 
+/*
+ * Power: hardware-reduced ACPI.  The FADT names the sleep control register
+ * HYVE_PORT_SLEEP_CTL (write SLP_TYP << 2 | SLP_EN, with S5's SLP_TYP 5 from
+ * the DSDT's _S5: 0x34 powers off) and the sleep status register after it,
+ * and the reset register 0xcf9 (write 0x06).  The keyboard controller's
+ * reset command (0xfe to port 0x64) resets too.  The RTC's CMOS RAM
+ * (ports 0x70/0x71) keeps its contents across a reset.
+ */
+#define HYVE_PORT_SLEEP_CTL 0x600
+#define HYVE_PORT_SLEEP_STS 0x601
+#define HYVE_SLP_EN 0x20
+#define HYVE_SLP_TYP_S5 5
+#define HYVE_PORT_RESET 0xcf9
+#define HYVE_PORT_KBD_CMD 0x64
+#define HYVE_PORT_RTC 0x70
+
 /* QEMU's fw_cfg, port interface: write a 16-bit key to the selector port,
  * then read the item a byte at a time from the data port. */
 #define HYVE_PORT_FWCFG_SEL  0x510

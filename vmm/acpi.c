@@ -1,5 +1,6 @@
 /*
- * ACPI tables in the BIOS area: RSDP (revision 2) -> XSDT -> MADT, MCFG.  The
+ * ACPI tables in the BIOS area: RSDP (revision 2) -> XSDT -> MADT, MCFG,
+ * FADT (hardware-reduced) -> DSDT (vmm/dsdt.asl).  The
  * MADT holds one Processor Local x2APIC structure per vCPU (ACPI UID = vCPU
  * number, x2APIC ID = vCPU number), the I/O APIC and the ISA IRQ0 -> GSI 2
  * override of a PC, and LINT1 as NMI for every processor.
@@ -98,6 +99,47 @@ build_madt(struct vm *vm, uint8_t *t)
 	return pos;
 }
 
+/* A Generic Address Structure for a byte-wide I/O port. */
+static void
+gas_io(uint8_t *g, uint16_t port)
+{
+	g[0] = 1;               /* system I/O space */
+	g[1] = 8;               /* bit width */
+	g[2] = 0;
+	g[3] = 1;               /* byte access */
+	uint64_t a = port;
+	memcpy(g + 4, &a, 8);
+}
+
+/* FADT (revision 6), hardware-reduced: sleep control and status registers,
+ * the reset register, and the DSDT. */
+static uint32_t
+build_fadt(uint8_t *t, uint64_t dsdt)
+{
+	const uint32_t len = 276;
+	memset(t, 0, len);
+	uint32_t dsdt32 = (uint32_t)dsdt;
+	memcpy(t + 40, &dsdt32, 4);
+	t[45] = 0;                                  /* PM profile: unspecified */
+	uint16_t boot_arch = 1u << 0 | 1u << 2;     /* legacy devices, no VGA */
+	memcpy(t + 109, &boot_arch, 2);
+	uint32_t flags = 1u << 4 |                  /* power button is a device */
+	    1u << 5 |                               /* sleep button too */
+	    1u << 10 |                              /* RESET_REG_SUP */
+	    1u << 20;                               /* HW_REDUCED_ACPI */
+	memcpy(t + 112, &flags, 4);
+	gas_io(t + 116, HYVE_PORT_RESET);
+	t[128] = 0x06;                              /* reset value */
+	t[131] = 0;                                 /* FADT minor version */
+	memcpy(t + 140, &dsdt, 8);                  /* X_DSDT */
+	gas_io(t + 244, HYVE_PORT_SLEEP_CTL);
+	gas_io(t + 256, HYVE_PORT_SLEEP_STS);
+	memcpy(t + 268, "HYVE    ", 8);             /* hypervisor vendor */
+	header((struct acpi_header *)t, "FACP", len, 6);
+	((struct acpi_header *)t)->checksum = checksum(t, len);
+	return len;
+}
+
 /* MCFG: ECAM for segment 0, bus 0. */
 static uint32_t
 build_mcfg(uint8_t *t)
@@ -124,17 +166,23 @@ acpi_build(struct vm *vm)
 	if (area == NULL)
 		return -ENOMEM;
 	memset(area, 0, size);
-	/* Layout: RSDP at the base, XSDT at +0x40, MCFG at +0x100, MADT at
-	 * +0x200 (64 vCPUs take about 1.1 KiB). */
-	uint32_t xsdt_off = 0x40, mcfg_off = 0x100, madt_off = 0x200;
+	/* Layout: RSDP at the base, XSDT at +0x40, MCFG at +0x100, FADT at
+	 * +0x200, MADT at +0x400 (64 vCPUs take about 1.1 KiB), DSDT at
+	 * +0x1000. */
+	uint32_t xsdt_off = 0x40, mcfg_off = 0x100, fadt_off = 0x200,
+	    madt_off = 0x400, dsdt_off = 0x1000;
+	if (dsdt_off + acpi_dsdt_aml_len > size)
+		return -ENOSPC;
+	memcpy(area + dsdt_off, acpi_dsdt_aml, acpi_dsdt_aml_len);
+	build_fadt(area + fadt_off, HYVE_ACPI_BASE + dsdt_off);
 	build_mcfg(area + mcfg_off);
 	uint32_t madt_len = build_madt(vm, area + madt_off);
-	if (madt_off + madt_len > size)
+	if (madt_off + madt_len > dsdt_off)
 		return -ENOSPC;
 
 	struct acpi_header *x = (struct acpi_header *)(area + xsdt_off);
 	uint64_t entries[] = { HYVE_ACPI_BASE + madt_off,
-	    HYVE_ACPI_BASE + mcfg_off };
+	    HYVE_ACPI_BASE + mcfg_off, HYVE_ACPI_BASE + fadt_off };
 	uint32_t xlen = (uint32_t)(sizeof(*x) + sizeof(entries));
 	header(x, "XSDT", xlen, 1);
 	memcpy(area + xsdt_off + sizeof(*x), entries, sizeof(entries));

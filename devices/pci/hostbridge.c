@@ -44,13 +44,17 @@ cf8_io(struct vcpu *vcpu, uint64_t addr, uint8_t *data, unsigned len,
 {
 	struct pci_bus *pb = opaque;
 	struct vm *vm = vcpu->vm;
+	if (addr < HYVE_PORT_PCI_DATA && len != 4) {
+		/* Byte and word accesses to 0xcf8-0xcfb are not config
+		 * cycles; the byte at 0xcf9 is the PC's reset control register
+		 * (the FADT's reset register): bit 2 resets. */
+		if (write && addr == HYVE_PORT_RESET && len == 1 && (data[0] & 4))
+			vm_request_reset(vm);
+		if (!write)
+			memset(data, addr == HYVE_PORT_RESET ? 0 : 0xff, len);
+		return 0;
+	}
 	if (addr == HYVE_PORT_PCI_ADDR) {
-		if (len != 4) {
-			/* Byte and word accesses to 0xcf8 are not config cycles. */
-			if (!write)
-				memset(data, 0xff, len);
-			return 0;
-		}
 		pthread_mutex_lock(&pb->lock);
 		if (write)
 			memcpy(&pb->cf8, data, 4);
