@@ -5,6 +5,7 @@
  * vCPU is out of the guest meanwhile.  See hyvectl(8) for the protocol.
  */
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -352,6 +353,63 @@ cmd_nmi(struct vm *vm, char **w, int n, struct ctl_out *o, char *err,
 	return 0;
 }
 
+/* pincpu VCPU HOSTCPU|none: the original control API's pincpu. */
+static int
+cmd_pincpu(struct vm *vm, char **w, int n, struct ctl_out *o, char *err,
+    size_t errlen)
+{
+	(void)n, (void)o;
+	struct vcpu *v;
+	int r = arg_vcpu(vm, w[1], &v, err, errlen);
+	if (r < 0)
+		return r;
+	int host = -1;
+	if (strcmp(w[2], "none") != 0) {
+		unsigned h;
+		cpu_set_t allowed;
+		if (ctl_parse_index(w[2], CPU_SETSIZE, &h) < 0)
+			return FAIL(-EINVAL, "bad host CPU '%s' (a number, or none)",
+			    w[2]);
+		if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 ||
+		    !CPU_ISSET(h, &allowed))
+			return FAIL(-ENOENT, "host CPU %u is not available to hyve",
+			    h);
+		host = (int)h;
+	}
+	r = vcpu_set_affinity(v, host);
+	if (r < 0)
+		return FAIL(r, "vCPU %d: cannot pin: %s", v->id, strerror(-r));
+	pr_info("hyvectl: vCPU %d %s %d", v->id, host < 0 ? "unpinned" :
+	    "pinned to host CPU", host);
+	return 0;
+}
+
+/* interrupt VCPU VECTOR: a fixed, edge-triggered interrupt through the
+ * local APIC, as a device's MSI would bring it. */
+static int
+cmd_interrupt(struct vm *vm, char **w, int n, struct ctl_out *o, char *err,
+    size_t errlen)
+{
+	(void)n, (void)o;
+	struct vcpu *v;
+	int r = arg_vcpu(vm, w[1], &v, err, errlen);
+	if (r < 0)
+		return r;
+	uint64_t vec;
+	if (ctl_parse_u64(w[2], &vec) < 0 || vec < 16 || vec > 255)
+		return FAIL(-EINVAL, "bad vector '%s' (16 to 255)", w[2]);
+	if (vm_stopping(vm))
+		return FAIL(-ESRCH, "the VM is %s", state_name(vm));
+	r = vcpu_interrupt(v, (uint8_t)vec);
+	if (r < 0)
+		return FAIL(r, "vCPU %d: cannot deliver vector %u: %s", v->id,
+		    (unsigned)vec, strerror(-r));
+	if (r == 0)
+		return FAIL(-EAGAIN, "vCPU %d's local APIC refused vector %u "
+		    "(APIC disabled?)", v->id, (unsigned)vec);
+	return 0;
+}
+
 static void
 vcpu_stats(struct vcpu *v, struct ctl_out *o, struct hv_stat *ms)
 {
@@ -359,6 +417,10 @@ vcpu_stats(struct vcpu *v, struct ctl_out *o, struct hv_stat *ms)
 	ctl_printf(o, "vcpu %d runs %" PRIu64 "\n", v->id, stat_read(&s->runs));
 	ctl_printf(o, "vcpu %d guest_ns %" PRIu64 "\n", v->id,
 	    stat_read(&s->guest_ns));
+	ctl_printf(o, "vcpu %d interrupts_injected %" PRIu64 "\n", v->id,
+	    stat_read(&s->irqs_injected));
+	if (v->host_cpu >= 0)
+		ctl_printf(o, "vcpu %d host_cpu %d\n", v->id, v->host_cpu);
 	for (int k = 0; k < STAT__COUNT; k++)
 		ctl_printf(o, "vcpu %d exit %s %" PRIu64 " %" PRIu64 "\n", v->id,
 		    stat_names[k], stat_read(&s->exit[k].count),
@@ -411,6 +473,8 @@ static const struct verb verbs[] = {
 	{ "reset", 0, 0, "reset", cmd_reset },
 	{ "nmi", 1, 1, "nmi VCPU", cmd_nmi },
 	{ "stats", 0, 1, "stats [VCPU]", cmd_stats },
+	{ "pincpu", 2, 2, "pincpu VCPU HOSTCPU|none", cmd_pincpu },
+	{ "interrupt", 2, 2, "interrupt VCPU VECTOR", cmd_interrupt },
 };
 
 int

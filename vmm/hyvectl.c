@@ -38,6 +38,8 @@ usage(FILE *f)
 	    "       hyvectl setmsr name vcpu index value\n"
 	    "       hyvectl suspend | resume | poweroff | reset name\n"
 	    "       hyvectl nmi name vcpu\n"
+	    "       hyvectl pincpu name vcpu hostcpu|none\n"
+	    "       hyvectl interrupt name vcpu vector\n"
 	    "       hyvectl [-j] stats name [vcpu]\n"
 	    "       hyvectl caps\n");
 }
@@ -267,7 +269,7 @@ cmd_simple(const char *name, const char *line, bool print_last_word)
 /* One "vcpu ID KIND ..." line of a stats answer. */
 struct stat_line {
 	int vcpu;
-	char kind[16];
+	char kind[32];
 	char name[64];
 	uint64_t a, b;
 	int nvals;
@@ -280,7 +282,7 @@ parse_stat_line(char *l, struct stat_line *s)
 	int n = ctl_split(l, w, CTL_MAX_WORDS);
 	unsigned id;
 	if (n < 4 || strcmp(w[0], "vcpu") != 0 ||
-	    ctl_parse_index(w[1], 1u << 20, &id) < 0 || strlen(w[2]) >= 16)
+	    ctl_parse_index(w[1], 1u << 20, &id) < 0 || strlen(w[2]) >= 32)
 		return false;
 	s->vcpu = (int)id;
 	strcpy(s->kind, w[2]);
@@ -318,6 +320,10 @@ stats_table(const struct stat_line *s, int *cur)
 		    s->b / 1e6, s->a ? s->b / 1e3 / (double)s->a : 0.0);
 	} else if (strcmp(s->kind, "module") == 0) {
 		printf("  module: %-20s %14" PRIu64 "\n", s->name, s->a);
+	} else if (strcmp(s->kind, "interrupts_injected") == 0) {
+		printf("  %-28s %14" PRIu64 "\n", "interrupts injected", s->a);
+	} else if (strcmp(s->kind, "host_cpu") == 0) {
+		printf("  %-28s %14" PRIu64 "\n", "pinned to host CPU", s->a);
 	}
 }
 
@@ -435,7 +441,7 @@ static const struct verb verbs[] = {
 	{ "getreg", 3, 3, 2 }, { "setreg", 4, 4, 2 }, { "getmsr", 3, 3, 2 },
 	{ "setmsr", 4, 4, 2 }, { "suspend", 1, 1, 0 }, { "resume", 1, 1, 0 },
 	{ "poweroff", 1, 1, 0 }, { "reset", 1, 1, 0 }, { "nmi", 2, 2, 2 },
-	{ "stats", 1, 2, 2 },
+	{ "stats", 1, 2, 2 }, { "pincpu", 3, 3, 2 }, { "interrupt", 3, 3, 2 },
 };
 
 int

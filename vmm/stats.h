@@ -23,6 +23,7 @@ struct vcpu_stats {
 	struct stat_counter exit[STAT__COUNT];
 	uint64_t guest_ns;      /* time inside KVM_RUN */
 	uint64_t runs;
+	uint64_t irqs_injected;  /* by hyve (hyvectl interrupt) */
 };
 
 extern const char *const stat_names[STAT__COUNT];

@@ -125,6 +125,44 @@ wait_while_suspended(struct vcpu *v)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+static int
+apply_affinity(pthread_t t, int host_cpu)
+{
+	cpu_set_t set;
+	if (host_cpu < 0) {
+		if (sched_getaffinity(0, sizeof(set), &set) < 0)
+			return -errno;
+	} else {
+		CPU_ZERO(&set);
+		CPU_SET(host_cpu, &set);
+	}
+	return -pthread_setaffinity_np(t, sizeof(set), &set);
+}
+
+int
+vcpu_set_affinity(struct vcpu *v, int host_cpu)
+{
+	pthread_mutex_lock(&v->call_lock);
+	int r = 0;
+	if (atomic_load(&v->thread_started))
+		r = apply_affinity(v->thread, host_cpu);
+	if (r == 0)
+		v->host_cpu = host_cpu;
+	pthread_mutex_unlock(&v->call_lock);
+	return r;
+}
+
+int
+vcpu_interrupt(struct vcpu *v, uint8_t vector)
+{
+	/* Physical destination = the vCPU's APIC ID (its index). */
+	uint64_t addr = 0xfee00000ull | ((uint64_t)(v->id & 0xff) << 12);
+	int r = hv_vm_signal_msi(v->vm->hv, addr, vector);
+	if (r > 0)
+		stat_add(&v->stats.irqs_injected, 1);
+	return r;
+}
+
 static void *
 vcpu_thread(void *arg)
 {
@@ -133,13 +171,10 @@ vcpu_thread(void *arg)
 	struct hv_exit e;
 
 	if (v->host_cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(v->host_cpu, &set);
-		int r = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-		if (r != 0)
+		int r = apply_affinity(pthread_self(), v->host_cpu);
+		if (r < 0)
 			pr_warn("vCPU %d: cannot pin to host CPU %d: %s", v->id,
-			    v->host_cpu, strerror(r));
+			    v->host_cpu, strerror(-r));
 	}
 	sigset_t unblock;
 	sigemptyset(&unblock);

@@ -112,6 +112,11 @@ void *vm_dev_alloc(struct vm *vm, size_t size);
  * return its result; fails with -ESRCH once the VM is stopping. */
 int vcpu_call(struct vcpu *vcpu, int (*fn)(struct vcpu *, void *), void *arg);
 void vcpu_kick(struct vcpu *vcpu);
+/* Pin to a host CPU (-1: any); applies now if the thread runs. */
+int vcpu_set_affinity(struct vcpu *vcpu, int host_cpu);
+/* A fixed interrupt with vector through the vCPU's local APIC; >0 when
+ * delivered, 0 when the APIC refused it, or -errno. */
+int vcpu_interrupt(struct vcpu *vcpu, uint8_t vector);
 
 /* vcpu.c */
 int vcpu_start(struct vcpu *vcpu);

@@ -5,6 +5,8 @@
  *   counter  incremented once per loop iteration (a reset starts it over)
  *   mirror   a copy of RBX, written every iteration (setreg rbx shows here)
  *   nmis     NMIs taken (hyvectl nmi)
+ *   irqs     interrupts taken on vector 0x40 (hyvectl interrupt); the
+ *            local APIC is software-enabled for them
  * Each iteration spins a while in the guest, then writes the counter to
  * the loopback register port, so the vCPU exits to user space steadily.
  * An exception other than NMI halts with interrupts off (hyve exits 2).
@@ -16,7 +18,10 @@ _start:
 	lea	idt(%rip), %rdi
 	xor	%esi, %esi			/* vector */
 1:	lea	ignore(%rip), %rax
-	cmp	$32, %esi
+	cmp	$0x40, %esi
+	jne	5f
+	lea	irq40(%rip), %rax
+5:	cmp	$32, %esi
 	jae	2f
 	lea	fatal(%rip), %rax
 	cmp	$2, %esi
@@ -35,6 +40,8 @@ _start:
 	cmp	$256, %esi
 	jb	1b
 	lidt	idtr(%rip)
+	mov	$0xfee000f0, %eax		/* xAPIC spurious vector register */
+	movl	$0x1ff, (%rax)			/* APIC on, spurious vector 0xff */
 	sti
 	mov	$0x534, %dx			/* HYVE_PORT_LOOP_REG (vmm/abi.h) */
 loop:
@@ -50,6 +57,13 @@ loop:
 nmi:
 	lock incq nmis(%rip)
 	iretq
+irq40:
+	push	%rax
+	lock incq irqs(%rip)
+	mov	$0xfee000b0, %eax		/* EOI */
+	movl	$0, (%rax)
+	pop	%rax
+	iretq
 ignore:
 	iretq
 fatal:
@@ -63,9 +77,10 @@ idt:	.fill	256 * 16, 1, 0
 idtr:	.word	256 * 16 - 1
 	.quad	idt
 	.balign 8
-	.globl counter, mirror, nmis
+	.globl counter, mirror, nmis, irqs
 counter: .quad	0
 mirror:	.quad	0
 nmis:	.quad	0
+irqs:	.quad	0
 
 	.section .note.GNU-stack, "", @progbits
