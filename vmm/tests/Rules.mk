@@ -24,3 +24,9 @@ test-unit: $(UNIT_BINS) $(BUILD)/vmm/tests/Kyuafile
 TEST_TARGETS += test-unit
 .SECONDARY:
 ASAN_TARGETS += test-unit
+
+# The same unit tests under valgrind's memcheck.
+.PHONY: test-valgrind
+test-valgrind: $(UNIT_BINS)
+	ci/valgrind-atf $(UNIT_BINS)
+TEST_TARGETS += test-valgrind
