@@ -9,7 +9,7 @@ OPT       ?= -O2 -g
 SANITIZE  ?=
 CFLAGS    := $(CSTD) $(WARN) $(OPT) $(SANITIZE) -I. -MMD -MP
 LDFLAGS   := $(SANITIZE)
-LDLIBS    := -lpthread
+LDLIBS    := -luring -lpthread
 PYTHON    := /usr/bin/python3
 
 # Fragments append to these.

@@ -5,6 +5,9 @@
  * mode, up to 8 queues.  Every request is checked: header and status
  * present, sector range inside the disk, data length a whole number of
  * sectors; a bad one is answered VIRTIO_BLK_S_IOERR or _UNSUPP.
+ * Reads, writes and flushes go to io_uring, so the device worker keeps
+ * taking requests while earlier ones are in flight; where io_uring is not
+ * available they are done synchronously on the worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <liburing.h>
+#include <sys/eventfd.h>
 
 #include <linux/virtio_blk.h>
 
@@ -33,12 +39,34 @@
 #define MAX_DISCARD_SEG 32
 #define DISCARD_MAX_SECTORS (1u << 22)
 
+/* A request in flight on io_uring. */
+struct aio {
+	bool busy;
+	uint16_t head;
+	uint8_t q;
+	uint8_t *status;        /* the status byte in guest memory */
+	uint32_t written;       /* reported on success */
+	uint64_t expect;        /* bytes the operation must move */
+	int niov;
+	struct iovec iov[SEG_MAX];
+};
+
+#define AIO_SLOTS (MAX_QUEUES * QUEUE_SIZE)
+
 struct blk {
 	int fd;
 	bool ro;
 	uint64_t capacity;      /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
 	uint64_t reqs, bytes_read, bytes_written, flushes;
+	/* asynchronous I/O */
+	bool uring;
+	struct io_uring ring;
+	int ring_efd;
+	unsigned inflight;
+	struct virtio_dev *dev;
+	struct aio *slots;      /* AIO_SLOTS */
+	unsigned next_slot;
 };
 
 struct req_hdr {
@@ -151,11 +179,63 @@ do_discard(struct blk *b, const struct vq_chain *c, uint64_t data_len,
 	return VIRTIO_BLK_S_OK;
 }
 
-/* Handle one request; returns the bytes written into the chain. */
-static uint32_t
-handle(struct blk *b, const struct vq_chain *c)
+static struct aio *
+aio_slot(struct blk *b)
 {
-	static struct iovec iov[VQ_MAX_SEGS];
+	for (unsigned i = 0; i < AIO_SLOTS; i++) {
+		struct aio *a = &b->slots[(b->next_slot + i) % AIO_SLOTS];
+		if (!a->busy) {
+			b->next_slot = (b->next_slot + i + 1) % AIO_SLOTS;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+/* Queue a read, write or flush on io_uring.  Returns false when it could
+ * not be queued (the caller then does it synchronously). */
+static bool
+aio_submit(struct blk *b, unsigned q, const struct vq_chain *c, int op,
+    struct iovec *iov, int niov, uint64_t pos, uint64_t len, uint32_t written)
+{
+	if (!b->uring || niov > SEG_MAX)
+		return false;
+	struct aio *a = aio_slot(b);
+	struct io_uring_sqe *sqe = a ? io_uring_get_sqe(&b->ring) : NULL;
+	if (sqe == NULL)
+		return false;
+	a->busy = true;
+	a->head = c->head;
+	a->q = (uint8_t)q;
+	const struct iovec *last = &c->iov[c->nread + c->nwrite - 1];
+	a->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	a->written = written;
+	a->expect = len;
+	a->niov = niov;
+	memcpy(a->iov, iov, (size_t)niov * sizeof(*iov));
+	if (op == VIRTIO_BLK_T_IN)
+		io_uring_prep_readv(sqe, b->fd, a->iov, (unsigned)niov, pos);
+	else if (op == VIRTIO_BLK_T_OUT)
+		io_uring_prep_writev(sqe, b->fd, a->iov, (unsigned)niov, pos);
+	else
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, a);
+	if (io_uring_submit(&b->ring) < 0) {
+		a->busy = false;
+		return false;
+	}
+	b->inflight++;
+	return true;
+}
+
+#define SUBMITTED UINT32_MAX
+
+/* Handle one request on queue q; returns the bytes written into the chain,
+ * or SUBMITTED when it went to io_uring and completes later. */
+static uint32_t
+handle(struct blk *b, unsigned q, const struct vq_chain *c)
+{
+	static __thread struct iovec iov[VQ_MAX_SEGS];
 	struct req_hdr h;
 	/* Header in the readable part, status byte at the end of the
 	 * writable part: without them there is no way to answer. */
@@ -174,11 +254,14 @@ handle(struct blk *b, const struct vq_chain *c)
 			break;
 		}
 		int n = sub_iov(c, true, 0, len, iov);
+		b->bytes_read += len;
+		if (aio_submit(b, q, c, VIRTIO_BLK_T_IN, iov, n, h.sector * SECTOR,
+		    len, (uint32_t)len + 1))
+			return SUBMITTED;
 		if (rw_all(b->fd, iov, n, h.sector * SECTOR, false) < 0) {
 			st = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		b->bytes_read += len;
 		written += (uint32_t)len;
 		break;
 	}
@@ -189,15 +272,21 @@ handle(struct blk *b, const struct vq_chain *c)
 			break;
 		}
 		int n = sub_iov(c, false, sizeof(h), len, iov);
+		b->bytes_written += len;
+		if (aio_submit(b, q, c, VIRTIO_BLK_T_OUT, iov, n, h.sector * SECTOR,
+		    len, 1))
+			return SUBMITTED;
 		if (rw_all(b->fd, iov, n, h.sector * SECTOR, true) < 0)
 			st = VIRTIO_BLK_S_IOERR;
-		else
-			b->bytes_written += len;
 		break;
 	}
 	case VIRTIO_BLK_T_FLUSH:
 		b->flushes++;
-		if (!b->ro && fdatasync(b->fd) < 0)
+		if (b->ro)
+			break;
+		if (aio_submit(b, q, c, VIRTIO_BLK_T_FLUSH, NULL, 0, 0, 0, 1))
+			return SUBMITTED;
+		if (fdatasync(b->fd) < 0)
 			st = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -241,7 +330,9 @@ blk_notify(struct virtio_dev *d, unsigned q)
 		}
 		uint32_t len = 0;
 		if (r == VQ_OK) {
-			len = handle(b, &c);
+			len = handle(b, q, &c);
+			if (len == SUBMITTED)
+				continue;       /* completes in blk_complete */
 		} else {
 			/* The head is ours to return: answer it with nothing
 			 * written, the device's error for a malformed request. */
@@ -259,6 +350,55 @@ blk_notify(struct virtio_dev *d, unsigned q)
 		virtio_notify(d, q);
 }
 
+/* io_uring completions: status byte, used ring, interrupt. */
+static void
+blk_complete(struct virtio_dev *d, void *arg)
+{
+	struct blk *b = arg;
+	uint64_t cnt;
+	if (read(b->ring_efd, &cnt, 8) < 0) {
+		/* nothing counted: the CQ is still looked at */
+	}
+	bool notify[MAX_QUEUES] = { false };
+	struct io_uring_cqe *cqe;
+	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+		struct aio *a = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&b->ring, cqe);
+		b->inflight--;
+		if (a == NULL || !a->busy)
+			continue;
+		bool ok = res >= 0 && (uint64_t)res == a->expect;
+		*(volatile uint8_t *)a->status = ok ? VIRTIO_BLK_S_OK :
+		    VIRTIO_BLK_S_IOERR;
+		a->busy = false;
+		if (d == NULL || !d->vq[a->q].ready)
+			continue;       /* the device was reset meanwhile */
+		vq_push(&d->vq[a->q], a->head, ok ? a->written : 1);
+		notify[a->q] = true;
+	}
+	for (unsigned q = 0; d != NULL && q < d->nvq; q++)
+		if (notify[q])
+			virtio_notify(d, q);
+}
+
+/* A reset waits for the I/O in flight: its buffers belong to the guest. */
+static void
+blk_reset(struct virtio_dev *d)
+{
+	struct blk *b = d->priv;
+	while (b->uring && b->inflight > 0) {
+		struct io_uring_cqe *cqe;
+		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+			break;
+		struct aio *a = io_uring_cqe_get_data(cqe);
+		io_uring_cqe_seen(&b->ring, cqe);
+		b->inflight--;
+		if (a)
+			a->busy = false;
+	}
+}
+
 static const struct virtio_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_type = 2,
@@ -268,14 +408,43 @@ static const struct virtio_ops blk_ops = {
 	    (1ull << VIRTIO_BLK_F_WRITE_ZEROES) | (1ull << VIRTIO_BLK_F_MQ),
 	.cfg_size = 60,
 	.queue_notify = blk_notify,
+	.reset = blk_reset,
 };
 
 static void
 blk_close(void *arg)
 {
 	struct blk *b = arg;
+	if (b->uring) {
+		io_uring_queue_exit(&b->ring);
+		close(b->ring_efd);
+	}
+	free(b->slots);
 	if (b->fd >= 0)
 		close(b->fd);
+}
+
+/* io_uring with its completions signalled on an eventfd the device worker
+ * watches; without it, synchronous I/O. */
+static void
+aio_setup(struct blk *b)
+{
+	b->slots = calloc(AIO_SLOTS, sizeof(*b->slots));
+	b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->slots == NULL || b->ring_efd < 0)
+		goto fail;
+	if (io_uring_queue_init(QUEUE_SIZE, &b->ring, 0) < 0)
+		goto fail;
+	if (io_uring_register_eventfd(&b->ring, b->ring_efd) < 0) {
+		io_uring_queue_exit(&b->ring);
+		goto fail;
+	}
+	b->uring = true;
+	return;
+fail:
+	if (b->ring_efd >= 0)
+		close(b->ring_efd);
+	b->ring_efd = -1;
 }
 
 static int
@@ -320,6 +489,7 @@ blk_init(struct vm *vm, const struct dev_config *dc, char *err, size_t errlen)
 	if (b == NULL)
 		return -ENOMEM;
 	b->fd = -1;
+	b->ring_efd = -1;
 	char path[256];
 	unsigned queues = 1;
 	snprintf(b->serial, sizeof(b->serial), "hyve-%s", dc->slot);
@@ -349,11 +519,17 @@ blk_init(struct vm *vm, const struct dev_config *dc, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	b->capacity = bytes / SECTOR;
+	aio_setup(b);
 	struct virtio_dev *d;
 	r = virtio_dev_create(vm, dc, &blk_ops, b, queues, QUEUE_SIZE, &d, err,
 	    errlen);
 	if (r < 0)
 		return r;
+	b->dev = d;
+	if (b->uring && (r = virtio_poll_fd(d, b->ring_efd, blk_complete, b)) < 0) {
+		snprintf(err, errlen, "virtio-blk: %s", strerror(-r));
+		return r;
+	}
 	if (b->ro)
 		d->offered |= 1ull << VIRTIO_BLK_F_RO;
 	struct virtio_blk_config cfg;

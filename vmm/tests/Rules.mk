@@ -1,5 +1,5 @@
 # C unit tests (atf-c), run with kyua from the build folder.
-UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue
+UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_virtio_blk
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
 ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
 CORE_NOMAIN := $(filter-out $(BUILD)/vmm/control%.o,$(CORE_OBJS))
