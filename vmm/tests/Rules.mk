@@ -1,5 +1,5 @@
 # C unit tests (atf-c), run with kyua from the build folder.
-UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_virtio_blk
+UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_vnet t_vrng t_vcon t_virtio_blk
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
 ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
 CORE_NOMAIN := $(filter-out $(BUILD)/vmm/control%.o,$(CORE_OBJS))
@@ -30,3 +30,14 @@ ASAN_TARGETS += test-unit
 test-valgrind: $(UNIT_BINS)
 	ci/valgrind-atf $(UNIT_BINS)
 TEST_TARGETS += test-valgrind
+
+# The virtio device tests share a minimal driver (vdrv.c); t_vdev_cli is an
+# atf-sh program that runs $(BUILD)/hyve.
+VDRV_TESTS := $(addprefix $(BUILD)/vmm/tests/,t_vnet t_vrng t_vcon)
+$(VDRV_TESTS): $(BUILD)/vmm/tests/vdrv.o
+$(BUILD)/vmm/tests/t_vdev_cli: vmm/tests/t_vdev_cli.sh $(BUILD)/hyve
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
+ALL_TARGETS += $(BUILD)/vmm/tests/t_vdev_cli
+test-unit: $(BUILD)/vmm/tests/t_vdev_cli
