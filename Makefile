@@ -22,8 +22,12 @@ ALL_TARGETS   :=
 .PHONY: all test deps clean check-asan conformance
 all: deps-quiet
 
-FRAGMENTS := kmod/Rules.mk devices/Rules.mk vmm/Rules.mk \
-	$(sort $(filter-out kmod/Rules.mk devices/Rules.mk vmm/Rules.mk, \
+# The core first, then the guests (others name their images in
+# prerequisites), then the rest.
+CORE_FRAGMENTS  := kmod/Rules.mk devices/Rules.mk vmm/Rules.mk
+GUEST_FRAGMENTS := $(sort $(wildcard guests/*/Rules.mk))
+FRAGMENTS := $(CORE_FRAGMENTS) $(GUEST_FRAGMENTS) \
+	$(sort $(filter-out $(CORE_FRAGMENTS) $(GUEST_FRAGMENTS), \
 	  $(wildcard */Rules.mk */*/Rules.mk)))
 include $(FRAGMENTS)
 

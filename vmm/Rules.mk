@@ -10,13 +10,15 @@ $(BUILD)/hyve: $(BUILD)/vmm/hyve.o $(CORE_OBJS)
 
 ALL_TARGETS += $(BUILD)/hyve
 
-# The version string is recompiled on every build so it follows git.
+# The version string follows git: version.txt is rewritten only when
+# `git describe` changes, so an unchanged tree relinks nothing.
 HYVE_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/vmm/version.o: vmm/version.c FORCE
+$(shell mkdir -p $(BUILD)/vmm; \
+  [ "$$(cat $(BUILD)/vmm/version.txt 2>/dev/null)" = "$(HYVE_VERSION)" ] || \
+  echo "$(HYVE_VERSION)" >$(BUILD)/vmm/version.txt)
+$(BUILD)/vmm/version.o: vmm/version.c $(BUILD)/vmm/version.txt
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DHYVE_VERSION='"$(HYVE_VERSION)"' -c -o $@ $<
-.PHONY: FORCE
-FORCE:
 
 # hyvectl needs the control protocol, the register names, the socket paths
 # and the capability probe; linking the core keeps it simple and complete.

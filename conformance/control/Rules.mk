@@ -17,6 +17,6 @@ ALL_TARGETS += $(CONTROL_OUT)/spin.elf
 conformance-control: $(BUILD)/hyve $(BUILD)/hyvectl $(CONTROL_OUT)/spin.elf
 	rm -f $(CONTROL_OUT)/results.db
 	cd conformance/control && kyua \
-	  -v test_suites.hyve.build_dir=$(abspath $(BUILD)) \
+	  -v test_suites.hyve.build=$(abspath $(BUILD)) \
 	  test --results-file=$(abspath $(CONTROL_OUT))/results.db
-TEST_TARGETS += conformance-control
+conformance: $(CONTROL_OUT)/spin.elf

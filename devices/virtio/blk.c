@@ -212,7 +212,8 @@ aio_submit(struct blk *b, unsigned q, const struct vq_chain *c, int op,
 	a->written = written;
 	a->expect = len;
 	a->niov = niov;
-	memcpy(a->iov, iov, (size_t)niov * sizeof(*iov));
+	if (niov > 0)
+		memcpy(a->iov, iov, (size_t)niov * sizeof(*iov));
 	if (op == VIRTIO_BLK_T_IN)
 		io_uring_prep_readv(sqe, b->fd, a->iov, (unsigned)niov, pos);
 	else if (op == VIRTIO_BLK_T_OUT)

@@ -1,0 +1,8 @@
+# kmod/floor: exitfloor, the minimal KVM_RUN loop that bench/exits compares
+# hyve with.  It calls the kvm ioctls itself, so it lives under kmod/.
+EXITFLOOR := $(BUILD)/kmod/exitfloor
+
+$(EXITFLOOR): $(BUILD)/kmod/floor/exitfloor.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+ALL_TARGETS += $(EXITFLOOR)

@@ -1,0 +1,84 @@
+"""The result store: load run files, summarise samples."""
+
+import json
+import os
+import statistics
+
+from . import schema
+
+ENV_ORDER = ("bare", "partitioned", "virtualized", "peer")
+
+
+class StoreError(Exception):
+    pass
+
+
+def load(path):
+    """Load and validate one run file; StoreError names the first problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise StoreError("%s: %s" % (path, e.strerror)) from None
+    except ValueError as e:
+        raise StoreError("%s: not JSON: %s" % (path, e)) from None
+    problems = schema.validate(doc)
+    if problems:
+        more = " (and %d more)" % (len(problems) - 1) if len(problems) > 1 \
+            else ""
+        raise StoreError("%s: %s%s" % (path, problems[0], more))
+    return doc
+
+
+def run_files(paths):
+    """Expand files and folders (folders: every *.json inside, sorted)."""
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, _, files in os.walk(p):
+                out += [os.path.join(root, f) for f in sorted(files)
+                        if f.endswith(".json") and not f.startswith(".")]
+        elif os.path.exists(p):
+            out.append(p)
+        else:
+            raise StoreError("%s: no such file or folder" % p)
+    return sorted(out)
+
+
+def load_all(paths):
+    return [(p, load(p)) for p in run_files(paths)]
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def overhead(value, bare, direction):
+    """Direction-aware overhead of VALUE versus BARE: > 0 means worse.
+
+    lower-is-better (seconds): value/bare - 1.
+    higher-is-better (MiB/s):  bare/value - 1.
+    """
+    if direction == "lower":
+        return value / bare - 1.0 if bare > 0 else None
+    return bare / value - 1.0 if value > 0 else None
+
+
+def ratio(value, bare):
+    return value / bare if bare > 0 else None
+
+
+def metric_rows(doc, workload, headline_only=True):
+    """[(metric, meta, {env: samples})] of one workload, sorted."""
+    w = doc["workloads"][workload]
+    rows = []
+    for m, meta in sorted(w["metrics"].items()):
+        if headline_only and not meta["headline"]:
+            continue
+        per = {}
+        for env, e in w["environments"].items():
+            s = e.get("samples", {}).get(m)
+            if s:
+                per[env] = s
+        rows.append((m, meta, per))
+    return rows
