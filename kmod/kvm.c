@@ -381,7 +381,9 @@ int
 hv_vcpu_run(struct hv_vcpu *v, struct hv_exit *e)
 {
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-		if (errno == EINTR) {
+		/* EAGAIN: an AP woke while waiting for INIT/SIPI and must be
+		 * run again; to the loop it is a kick like EINTR. */
+		if (errno == EINTR || errno == EAGAIN) {
 			e->kind = HV_EXIT_INTR;
 			return 0;
 		}

@@ -21,24 +21,29 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 
-#define SEL_CODE 0x08
-#define SEL_DATA 0x10
-#define SEL_TSS  0x18
+/* Selectors of the boot GDT: hyve's direct entry (vmm/abi.h), and the
+ * layout of Linux's 64-bit boot protocol (__BOOT_CS 0x10, __BOOT_DS 0x18). */
+struct gdt_layout {
+	uint16_t code, data, tss;       /* the TSS descriptor takes two slots */
+	uint16_t limit;
+};
+static const struct gdt_layout gdt_hyve = { 0x08, 0x10, 0x18, 5 * 8 - 1 };
+static const struct gdt_layout gdt_linux = { 0x10, 0x18, 0x20, 6 * 8 - 1 };
 #define TSS_ADDR (HYVE_BOOT_GDT + 0x100)
 
 static void
-write_gdt(uint8_t *gdt, bool longmode)
+write_gdt(uint8_t *gdt, bool longmode, const struct gdt_layout *l)
 {
-	uint64_t d[5] = {
-		0,
-		longmode ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull,
-		0x00cf93000000ffffull,
-		/* 64-bit TSS (busy), base TSS_ADDR, limit 0x67 */
-		0x00008b0000000067ull | ((uint64_t)(TSS_ADDR & 0xffffff) << 16) |
-		    ((uint64_t)(TSS_ADDR >> 24) << 56),
-		0,
-	};
-	memcpy(gdt, d, sizeof(d));
+	uint64_t code = longmode ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull;
+	uint64_t data = 0x00cf93000000ffffull;
+	/* 64-bit TSS (busy), base TSS_ADDR, limit 0x67 */
+	uint64_t tss = 0x00008b0000000067ull |
+	    ((uint64_t)(TSS_ADDR & 0xffffff) << 16) |
+	    ((uint64_t)(TSS_ADDR >> 24) << 56);
+	memset(gdt, 0, (size_t)l->limit + 1);
+	memcpy(gdt + l->code, &code, 8);
+	memcpy(gdt + l->data, &data, 8);
+	memcpy(gdt + l->tss, &tss, 8);
 }
 
 static void
@@ -69,21 +74,20 @@ flat(uint16_t sel, uint8_t type, bool code64)
 	};
 }
 
-/* Put vCPU v in the direct-entry state (or Multiboot's 32-bit state). */
-int
-boot_set_cpu_state(struct vcpu *v, bool lm, uint64_t cr3, uint64_t rip,
-    uint64_t rsp, uint64_t a0, uint64_t a1)
+static int
+set_cpu_state(struct vcpu *v, bool lm, const struct gdt_layout *l,
+    uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t a0, uint64_t a1)
 {
 	struct hv_sregs s;
 	int r = hv_vcpu_get_sregs(v->hv, &s);
 	if (r < 0)
 		return r;
-	s.cs = flat(SEL_CODE, 0xb, lm);
-	s.ds = s.es = s.fs = s.gs = s.ss = flat(SEL_DATA, 0x3, false);
+	s.cs = flat(l->code, 0xb, lm);
+	s.ds = s.es = s.fs = s.gs = s.ss = flat(l->data, 0x3, false);
 	s.tr = (struct hv_seg){ .base = TSS_ADDR, .limit = 0x67,
-	    .selector = SEL_TSS, .type = 0xb, .present = 1 };
+	    .selector = l->tss, .type = 0xb, .present = 1 };
 	s.ldt = (struct hv_seg){ .unusable = 1, .type = 0x2, .present = 0 };
-	s.gdt = (struct hv_dtable){ HYVE_BOOT_GDT, 5 * 8 - 1 };
+	s.gdt = (struct hv_dtable){ HYVE_BOOT_GDT, l->limit };
 	s.idt = (struct hv_dtable){ 0, 0 };
 	if (lm) {
 		s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
@@ -114,14 +118,24 @@ boot_set_cpu_state(struct vcpu *v, bool lm, uint64_t cr3, uint64_t rip,
 	return hv_vcpu_set_regs(v->hv, &g);
 }
 
+/* Put vCPU v in the direct-entry state (or Multiboot's 32-bit state). */
+int
+boot_set_cpu_state(struct vcpu *v, bool lm, uint64_t cr3, uint64_t rip,
+    uint64_t rsp, uint64_t a0, uint64_t a1)
+{
+	return set_cpu_state(v, lm, &gdt_hyve, cr3, rip, rsp, a0, a1);
+}
+
 int
 boot_setup_bsp(struct vm *vm, const struct boot_state *bs)
 {
-	bool lm = bs->mode == BOOT_LONG64;
+	bool lm = bs->mode != BOOT_PROT32;
+	const struct gdt_layout *l = bs->mode == BOOT_LINUX64 ? &gdt_linux :
+	    &gdt_hyve;
 	uint8_t *low = gpa_to_hva(&vm->mem, 0, HYVE_BOOT_FREE);
 	if (low == NULL)
 		return -ENOMEM;
-	write_gdt(low + HYVE_BOOT_GDT, lm);
+	write_gdt(low + HYVE_BOOT_GDT, lm, l);
 	memset(low + TSS_ADDR, 0, 0x68);
 
 	const char *cl = vm->cfg.cmdline ? vm->cfg.cmdline : "";
@@ -140,6 +154,6 @@ boot_setup_bsp(struct vm *vm, const struct boot_state *bs)
 		};
 		memcpy(low + HYVE_BOOT_INFO, &bi, sizeof(bi));
 	}
-	return boot_set_cpu_state(&vm->vcpus[0], lm, HYVE_BOOT_PML4, bs->entry,
+	return set_cpu_state(&vm->vcpus[0], lm, l, HYVE_BOOT_PML4, bs->entry,
 	    HYVE_BOOT_STACK, bs->arg0, bs->arg1);
 }

@@ -132,7 +132,7 @@ parse_hyve_args(int argc, char **argv, struct vm_config *cfg,
 	opterr = 0;
 	int ch;
 	long v;
-	while ((ch = getopt(argc, argv, ":c:m:s:l:k:A:p:o:LNvh")) != -1) {
+	while ((ch = getopt(argc, argv, ":c:m:s:l:k:A:i:p:o:LNvh")) != -1) {
 		switch (ch) {
 		case 'c':
 			if (parse_int(optarg, 1, HYVE_MAX_VCPUS, &v) < 0) {
@@ -173,6 +173,9 @@ parse_hyve_args(int argc, char **argv, struct vm_config *cfg,
 			break;
 		case 'A':
 			cfg->cmdline = optarg;
+			break;
+		case 'i':
+			cfg->initrd = optarg;
 			break;
 		case 'p': {
 			long vc, hc;

@@ -24,6 +24,7 @@ struct vm_config {
 	bool no_testdevs;               /* -N */
 	const char *kernel;             /* -k */
 	const char *cmdline;            /* -A */
+	const char *initrd;             /* -i, Linux bzImage kernels only */
 	int pin[HYVE_MAX_VCPUS];        /* -p vcpu:hostcpu, -1 = unpinned */
 	struct dev_config devs[HYVE_MAX_DEVS];
 	int ndevs;

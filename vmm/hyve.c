@@ -15,8 +15,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: hyve [-LNv] [-c ncpus] [-m size] [-p vcpu:hostcpu]\n"
+	    "            [-o ap-start=sipi|direct]\n"
 	    "            [-s slot[:func],emulation[,conf]] [-l device[,conf]]\n"
-	    "            -k kernel [-A cmdline] name\n");
+	    "            -k kernel [-i initrd] [-A cmdline] name\n");
 }
 
 int

@@ -1,5 +1,6 @@
 /*
- * Reads the kernel file and hands it to the loader for its format.  Every
+ * Reads the kernel file and hands it to the loader for its format (a Linux
+ * bzImage, an ELF64 executable, or a Multiboot kernel, in that order).  Every
  * field of the image is untrusted: offsets, sizes and addresses are checked
  * against the file and guest RAM before anything is copied.
  */
@@ -64,13 +65,20 @@ load_kernel(struct vm *vm, struct boot_state *bs, char *err, size_t errlen)
 	}
 	memset(bs, 0, sizeof(*bs));
 	int r;
-	if (memcmp(img, "\177ELF", 4) == 0 && img[4] == 2)
+	bool lx = linux_is_bzimage(img, len);
+	if (!lx && vm->cfg.initrd != NULL) {
+		snprintf(err, errlen, "not a Linux bzImage, which -i INITRD needs");
+		r = -ENOEXEC;
+	} else if (lx) {
+		r = load_linux(vm, img, len, bs, err, errlen);
+	} else if (memcmp(img, "\177ELF", 4) == 0 && img[4] == 2) {
 		r = load_elf64(vm, img, len, bs, err, errlen);
-	else
+	} else {
 		r = load_multiboot(vm, img, len, bs, err, errlen);
+	}
 	munmap(img, len);
 	if (r < 0 && err[0] != '\0') {
-		char tmp[256];
+		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "kernel %s: %s", path, err);
 		snprintf(err, errlen, "%s", tmp);
 	}

@@ -1,4 +1,5 @@
-/* Boot loaders: ELF64 with 64-bit direct entry, and Multiboot (v1). */
+/* Boot loaders: ELF64 with 64-bit direct entry, Multiboot (v1), and Linux
+ * bzImage kernels by the x86 boot protocol's 64-bit entry. */
 #ifndef HYVE_LOADER_H
 #define HYVE_LOADER_H
 
@@ -8,7 +9,9 @@
 
 struct vm;
 
-enum boot_mode { BOOT_LONG64, BOOT_PROT32 };
+/* BOOT_LINUX64: long mode as BOOT_LONG64, but with the GDT layout that
+ * Linux's 64-bit boot protocol asks for (__BOOT_CS 0x10, __BOOT_DS 0x18). */
+enum boot_mode { BOOT_LONG64, BOOT_PROT32, BOOT_LINUX64 };
 
 struct boot_state {
 	enum boot_mode mode;
@@ -37,6 +40,18 @@ int loader_copy(struct vm *vm, uint64_t gpa, const void *src, uint64_t filesz,
 int load_elf64(struct vm *vm, const uint8_t *img, size_t len,
     struct boot_state *bs, char *err, size_t errlen);
 int load_multiboot(struct vm *vm, const uint8_t *img, size_t len,
+    struct boot_state *bs, char *err, size_t errlen);
+
+/* Linux: where the zero page (struct boot_params) and the command line go. */
+#define LINUX_ZERO_PAGE   0x20000u
+#define LINUX_CMDLINE     0x21000u
+#define LINUX_CMDLINE_MAX 0x10000u      /* bytes, with the NUL */
+
+/* True if img carries the Linux setup header's "HdrS" magic. */
+bool linux_is_bzimage(const uint8_t *img, size_t len);
+/* Load a bzImage, cfg.initrd (if any) and cfg.cmdline; fill bs for the
+ * 64-bit entry with RSI = LINUX_ZERO_PAGE. */
+int load_linux(struct vm *vm, const uint8_t *img, size_t len,
     struct boot_state *bs, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 # C unit tests (atf-c), run with kyua from the build folder.
-UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_vnet t_vrng t_vcon t_virtio_blk
+UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_linux t_vnet t_vrng t_vcon t_virtio_blk
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
 ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
 CORE_NOMAIN := $(filter-out $(BUILD)/vmm/control%.o,$(CORE_OBJS))
@@ -25,10 +25,15 @@ TEST_TARGETS += test-unit
 .SECONDARY:
 ASAN_TARGETS += test-unit
 
-# The same unit tests under valgrind's memcheck.
+# The same unit tests under valgrind's memcheck, and hyve itself running
+# test kernels that exercise CPUID, port I/O, MMIO, MSRs and exceptions.
+VALGRIND_KERNELS := cpuid pio mmio
 .PHONY: test-valgrind
-test-valgrind: $(UNIT_BINS)
+test-valgrind: $(UNIT_BINS) $(BUILD)/hyve \
+    $(VALGRIND_KERNELS:%=$(BUILD)/guests/unit/%.elf)
 	ci/valgrind-atf $(UNIT_BINS)
+	ci/valgrind-hyve $(BUILD)/hyve \
+	  $(VALGRIND_KERNELS:%=$(BUILD)/guests/unit/%.elf)
 TEST_TARGETS += test-valgrind
 
 # The virtio device tests share a minimal driver (vdrv.c); t_vdev_cli is an
