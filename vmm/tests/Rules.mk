@@ -2,9 +2,9 @@
 UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_linux t_vnet t_vrng t_vcon t_virtio_blk
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
 ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
-CORE_NOMAIN := $(filter-out $(BUILD)/vmm/control%.o,$(CORE_OBJS))
 
-$(BUILD)/vmm/tests/%: $(BUILD)/vmm/tests/%.o $(CORE_OBJS)
+$(BUILD)/vmm/tests/%: $(BUILD)/vmm/tests/%.o $(BUILD)/vmm/tests/fakevm.o \
+    $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ATF_LIBS) $(LDLIBS)
 
 $(BUILD)/vmm/tests/Kyuafile: vmm/tests/Kyuafile

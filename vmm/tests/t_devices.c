@@ -6,6 +6,7 @@
 
 #include "devices/device.h"
 #include "vmm/abi.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM (1u << 20)
@@ -13,32 +14,13 @@
 static struct vm *
 mkvm(const char *dev)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	ATF_REQUIRE(vm != NULL);
-	vm->mem.lo = calloc(1, RAM);
-	ATF_REQUIRE(vm->mem.lo != NULL);
-	vm->mem.lo_size = vm->mem.size = RAM;
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
-	pthread_mutex_init(&vm->lock, NULL);
+	struct vm *vm = fakevm_new(RAM, 0);
 	char err[200];
-	const struct device_emul *d = device_find(dev);
-	ATF_REQUIRE(d != NULL);
-	ATF_REQUIRE_EQ(d->init(vm, NULL, err, sizeof(err)), 0);
+	ATF_REQUIRE(vm != NULL);
+	ATF_REQUIRE_EQ(fakevm_add(vm, dev, NULL, NULL, err, sizeof(err)), 0);
 	return vm;
 }
 
-static void
-rmvm(struct vm *vm)
-{
-	for (int i = vm->nhooks - 1; i >= 0; i--)
-		if (!vm->hooks[i].on_reset)
-			vm->hooks[i].fn(vm->hooks[i].arg);
-	bus_fini(&vm->pio);
-	bus_fini(&vm->mmio);
-	free(vm->mem.lo);
-	free(vm);
-}
 
 static uint32_t
 submit(struct vm *vm, uint32_t gpa)
@@ -78,7 +60,7 @@ ATF_TC_BODY(testresult_reports, tc)
 	put_report(vm, 0x1000, HYVE_TR_SKIP, 0x2000, 0);
 	ATF_CHECK_EQ(submit(vm, 0x1000), HYVE_TRE_OK);
 	ATF_CHECK_EQ(vm->tests_skipped, 1);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(testresult_bad_reports);
@@ -109,7 +91,7 @@ ATF_TC_BODY(testresult_bad_reports, tc)
 	put_report(vm, 0x1000, HYVE_TR_PASS, 0x4000, 0);
 	ATF_CHECK_EQ(submit(vm, 0x1000), HYVE_TRE_STRING);
 	ATF_CHECK_EQ(vm->tests_passed + vm->tests_failed + vm->tests_skipped, 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(loopback_fifo);
@@ -136,7 +118,7 @@ ATF_TC_BODY(loopback_fifo, tc)
 	ATF_CHECK_EQ(level, HYVE_LOOP_FIFO_SIZE);
 	/* A 2-byte access to the 4-byte level port is refused. */
 	ATF_CHECK(bus_access(&vm->pio, &v, HYVE_PORT_LOOP_LEVEL, o, 2, false) < 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TP_ADD_TCS(tp)

@@ -10,6 +10,7 @@
 
 #include "vmm/abi.h"
 #include "vmm/loader.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM      (64u << 20)
@@ -22,20 +23,11 @@
 static struct vm *
 mkvm(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fakevm_new(RAM, 1);
 	ATF_REQUIRE(vm != NULL);
-	vm->mem.lo = calloc(1, RAM);
-	ATF_REQUIRE(vm->mem.lo != NULL);
-	vm->mem.lo_size = vm->mem.size = RAM;
 	return vm;
 }
 
-static void
-rmvm(struct vm *vm)
-{
-	free(vm->mem.lo);
-	free(vm);
-}
 
 static void
 w8(uint8_t *p, size_t off, uint8_t v)
@@ -181,7 +173,7 @@ ATF_TC_BODY(zero_page, tc)
 	ATF_CHECK_EQ(r64(zp, 0x070), HYVE_ACPI_RSDP);
 	ATF_CHECK_STREQ((const char *)vm->mem.lo + LINUX_CMDLINE,
 	    "console=ttyS0 quiet");
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 struct e820 {
@@ -231,7 +223,7 @@ ATF_TC_BODY(e820_map, tc)
 	ATF_REQUIRE_EQ(e820(vm, e, 8), 5);
 	ATF_CHECK(e[4].base == HYVE_HIGHMEM_START && e[4].len == 1ull << 30 &&
 	    e[4].type == 1);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static void
@@ -307,7 +299,7 @@ ATF_TC_BODY(initrd, tc)
 	vm->cfg.initrd = "missing.img";
 	ATF_CHECK(load(vm, im, IMG_LEN, &bs, err) == -ENOENT);
 	ATF_CHECK_MSG(strstr(err, "missing.img") != NULL, "%s", err);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(cmdline);
@@ -329,7 +321,7 @@ ATF_TC_BODY(cmdline, tc)
 	vm->cfg.cmdline = NULL;                 /* none: an empty string */
 	ATF_REQUIRE_EQ_MSG(load(vm, im, IMG_LEN, &bs, err), 0, "%s", err);
 	ATF_CHECK_EQ(vm->mem.lo[LINUX_CMDLINE], 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(placement);
@@ -355,7 +347,7 @@ ATF_TC_BODY(placement, tc)
 	mkimg(im);
 	w32(im, 0x260, RAM - LOAD);
 	ATF_CHECK_EQ_MSG(load(vm, im, IMG_LEN, &bs, err), 0, "%s", err);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 #define REFUSED(mutation, expect) do {                                  \
@@ -401,7 +393,7 @@ ATF_TC_BODY(malformed, tc)
 	REFUSED(w32(im, 0x230, 0x800), "kernel_alignment");
 	/* Nothing of a refused image reached the kernel's place. */
 	ATF_CHECK_EQ(vm->mem.lo[LOAD], 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 /* load_kernel: a bzImage goes to the Linux loader; -i with anything else
@@ -444,7 +436,7 @@ ATF_TC_BODY(dispatch, tc)
 	ATF_CHECK(load_kernel(vm, &bs, err, sizeof(err)) == -ENOEXEC);
 	ATF_CHECK_MSG(strstr(err, "kernel old: Linux boot protocol 2.04 is too "
 	    "old") != NULL, "%s", err);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TP_ADD_TCS(tp)

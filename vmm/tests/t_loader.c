@@ -7,6 +7,7 @@
 
 #include "vmm/abi.h"
 #include "vmm/loader.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM (4u << 20)
@@ -14,20 +15,11 @@
 static struct vm *
 mkvm(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fakevm_new(RAM, 1);
 	ATF_REQUIRE(vm != NULL);
-	vm->mem.lo = calloc(1, RAM);
-	ATF_REQUIRE(vm->mem.lo != NULL);
-	vm->mem.lo_size = vm->mem.size = RAM;
 	return vm;
 }
 
-static void
-rmvm(struct vm *vm)
-{
-	free(vm->mem.lo);
-	free(vm);
-}
 
 struct img {
 	Elf64_Ehdr eh;
@@ -87,7 +79,7 @@ ATF_TC_BODY(elf64_good, tc)
 	ATF_CHECK_EQ(vm->mem.lo[0x100000 + 64], 0);     /* bss zeroed */
 	ATF_CHECK_EQ(vm->mem.lo[0x101fff], 0);
 	ATF_CHECK_EQ(vm->mem.lo[0x102000], 0x77);       /* untouched after */
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 #define REFUSED(mutation, expect) do {                                  \
@@ -119,7 +111,7 @@ ATF_TC_BODY(elf64_malformed, tc)
 	REFUSED(im.eh.e_entry = 0x200000, "entry point");
 	REFUSED(im.ph.p_flags = PF_R, "entry point");
 	REFUSED(im.ph.p_type = PT_NOTE, "no loadable segment");
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 struct mbimg {
@@ -186,7 +178,7 @@ ATF_TC_BODY(multiboot, tc)
 	m.checksum = -(m.magic + m.flags);
 	ATF_CHECK(load_multiboot(vm, (uint8_t *)&m, sizeof(m), &bs, err,
 	    sizeof(err)) < 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TP_ADD_TCS(tp)

@@ -11,6 +11,7 @@
 #include "devices/device.h"
 #include "devices/pci/pci.h"
 #include "vmm/abi.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM (4u << 20)
@@ -19,32 +20,16 @@
 static struct vm *
 mkvm(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	ATF_REQUIRE(vm != NULL);
-	vm->mem.lo = calloc(1, RAM);
-	vm->mem.lo_size = vm->mem.size = RAM;
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
+	struct vm *vm = fakevm_new(RAM, 0);
 	char err[200];
-	ATF_REQUIRE_EQ(device_find("hostbridge")->init(vm, NULL, err,
+	ATF_REQUIRE(vm != NULL);
+	ATF_REQUIRE_EQ(fakevm_add(vm, "hostbridge", NULL, NULL, err,
 	    sizeof(err)), 0);
-	struct dev_config dc = { .slot = "3", .emul = "pcitest" };
-	int r = device_find("pcitest")->init(vm, &dc, err, sizeof(err));
+	int r = fakevm_add(vm, "pcitest", "3", NULL, err, sizeof(err));
 	ATF_REQUIRE_MSG(r == 0, "%s", err);
 	return vm;
 }
 
-static void
-rmvm(struct vm *vm)
-{
-	for (int i = vm->nhooks - 1; i >= 0; i--)
-		if (!vm->hooks[i].on_reset)
-			vm->hooks[i].fn(vm->hooks[i].arg);
-	bus_fini(&vm->pio);
-	bus_fini(&vm->mmio);
-	free(vm->mem.lo);
-	free(vm);
-}
 
 static struct vcpu cpu;
 
@@ -109,7 +94,7 @@ ATF_TC_BODY(config_space, tc)
 	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcf8, (uint8_t *)&a, 4, true), 0);
 	ATF_REQUIRE_EQ(bus_access(&vm->pio, &cpu, 0xcfc, (uint8_t *)&v, 4, false), 0);
 	ATF_CHECK_EQ(v, 0xffffffffu);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(bar_sizing_and_decode);
@@ -142,7 +127,7 @@ ATF_TC_BODY(bar_sizing_and_decode, tc)
 	cfg_wr(vm, 3, PCI_BASE_ADDRESS_0, 4, 0x1000);
 	ATF_CHECK_EQ(bus_access(&vm->mmio, &cpu, 0xd0000000u, (uint8_t *)&id, 4,
 	    false), -ENOENT);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static uint32_t
@@ -206,7 +191,7 @@ ATF_TC_BODY(msi_multivector_and_masking, tc)
 	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 0);
 	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 0);
 	ATF_CHECK_EQ(landed(vm), 0);                    /* only once */
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(msix_table_and_masks);
@@ -259,7 +244,7 @@ ATF_TC_BODY(msix_table_and_masks, tc)
 	/* Misaligned and 2-byte table accesses are refused. */
 	uint16_t h = 0;
 	ATF_CHECK(bus_access(&vm->mmio, &cpu, bar2 + 2, (uint8_t *)&h, 2, true) < 0);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static uint32_t
@@ -291,7 +276,7 @@ ATF_TC_BODY(dma_checked, tc)
 	ATF_CHECK_EQ(vm->mem.lo[RAM - 16], 0);
 	reg_rw(vm, PCITEST_DMA_HI, 0x100, true);
 	ATF_CHECK_EQ(dma_go(vm), 1);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TP_ADD_TCS(tp)

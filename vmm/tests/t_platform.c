@@ -8,6 +8,7 @@
 #include "vmm/abi.h"
 #include "vmm/acpi.h"
 #include "vmm/smp.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM (4u << 20)
@@ -15,28 +16,11 @@
 static struct vm *
 mkvm(int ncpus)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fakevm_new(RAM, ncpus);
 	ATF_REQUIRE(vm != NULL);
-	vm->mem.lo = calloc(1, RAM);
-	ATF_REQUIRE(vm->mem.lo != NULL);
-	vm->mem.lo_size = vm->mem.size = RAM;
-	vm->ncpus = ncpus;
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
 	return vm;
 }
 
-static void
-rmvm(struct vm *vm)
-{
-	for (int i = vm->nhooks - 1; i >= 0; i--)
-		if (!vm->hooks[i].on_reset)
-			vm->hooks[i].fn(vm->hooks[i].arg);
-	bus_fini(&vm->pio);
-	bus_fini(&vm->mmio);
-	free(vm->mem.lo);
-	free(vm);
-}
 
 static uint8_t
 sum(const uint8_t *p, size_t n)
@@ -93,7 +77,7 @@ ATF_TC_BODY(acpi_madt_has_every_cpu, tc)
 		memcpy(&ecam, vm->mem.lo + mcfg + 44, 8);
 		ATF_CHECK_EQ(ecam, HYVE_PCI_ECAM);
 		ATF_CHECK_EQ(ioapic, 1);
-		rmvm(vm);
+		fakevm_free(vm);
 	}
 }
 
@@ -133,7 +117,7 @@ ATF_TC_BODY(fwcfg_items, tc)
 	fw_read(vm, HYVE_FWCFG_FILE_DIR, b, 4 + 64);
 	ATF_CHECK_EQ(b[3], 1);                                  /* one file */
 	ATF_CHECK_STREQ((char *)b + 12, "etc/hyve/version");
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(apstart_refuses_bad_requests);
@@ -165,7 +149,7 @@ ATF_TC_BODY(apstart_refuses_bad_requests, tc)
 	vm->cfg.ap_direct = false;
 	ATF_CHECK_EQ(smp_start_ap(vm, &ok), HYVE_APS_EMODE);
 	free(vm->vcpus);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static const uint8_t *
@@ -208,7 +192,7 @@ ATF_TC_BODY(acpi_fadt_dsdt, tc)
 	ATF_CHECK_EQ(sum(d, dlen), 0);
 	ATF_CHECK(memmem(d, dlen, "_S5_", 4) != NULL);
 	ATF_CHECK(memmem(d, dlen, "PCI0", 4) != NULL);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static uint8_t
@@ -245,7 +229,7 @@ ATF_TC_BODY(rtc_time_and_cmos, tc)
 	cmos(vm, 0xb, 0x04 | 0x02);
 	ATF_CHECK_EQ(cmos(vm, 9, -1), 42);
 	ATF_CHECK_EQ(cmos(vm, 0x32, -1), 20);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 static uint8_t
@@ -289,15 +273,13 @@ ATF_TC_BODY(uart_loopback_fifo, tc)
 	ATF_CHECK_EQ(INB(0x3f8), 0x0c);
 	OUTB(0x3fb, 0x03);
 	ATF_CHECK_EQ(INB(0x3f8), 'x');          /* back to the FIFO */
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TC_WITHOUT_HEAD(power_off_and_reset);
 ATF_TC_BODY(power_off_and_reset, tc)
 {
 	struct vm *vm = mkvm(1);
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
 	vm->ncpus = 0;                          /* no threads to kick */
 	char err[200];
 	ATF_REQUIRE_EQ(device_find("pm")->init(vm, NULL, err, sizeof(err)), 0);
@@ -332,7 +314,7 @@ ATF_TC_BODY(power_off_and_reset, tc)
 	bus_access(&vm->pio, &v, HYVE_PORT_SLEEP_CTL, &d, 1, true);
 	ATF_CHECK(vm_stopping(vm) && !vm->reset_requested);
 	ATF_CHECK_EQ(vm->exit_status, HYVE_EXIT_POWEROFF);
-	rmvm(vm);
+	fakevm_free(vm);
 }
 
 ATF_TP_ADD_TCS(tp)

@@ -23,6 +23,7 @@
 #include "devices/device.h"
 #include "devices/pci/pci.h"
 #include "vmm/abi.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/vm.h"
 
 #define RAM (4u << 20)
@@ -84,33 +85,21 @@ make_vm(const char *conf_extra)
 	ATF_REQUIRE(fd >= 0);
 	ATF_REQUIRE_EQ(ftruncate(fd, 1 << 20), 0);  /* 2048 sectors */
 	close(fd);
-	vm = calloc(1, sizeof(*vm));
-	vm->mem.lo = calloc(1, RAM);
-	vm->mem.lo_size = vm->mem.size = RAM;
-	vm->ncpus = 0;
-	pthread_mutex_init(&vm->lock, NULL);
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
+	vm = fakevm_new(RAM, 0);
+	ATF_REQUIRE(vm != NULL);
 	cpu.vm = vm;
-	char err[300];
-	ATF_REQUIRE_EQ(device_find("hostbridge")->init(vm, NULL, err,
+	char err[300], conf[128];
+	ATF_REQUIRE_EQ(fakevm_add(vm, "hostbridge", NULL, NULL, err,
 	    sizeof(err)), 0);
-	struct dev_config dc = { .slot = "4", .emul = "virtio-blk" };
-	snprintf(dc.conf, sizeof(dc.conf), "%s%s", disk, conf_extra);
-	int r = device_find("virtio-blk")->init(vm, &dc, err, sizeof(err));
+	snprintf(conf, sizeof(conf), "%s%s", disk, conf_extra);
+	int r = fakevm_add(vm, "virtio-blk", "4", conf, err, sizeof(err));
 	ATF_REQUIRE_MSG(r == 0, "%s", err);
 }
 
 static void
 free_vm(void)
 {
-	for (int i = vm->nhooks - 1; i >= 0; i--)
-		if (!vm->hooks[i].on_reset)
-			vm->hooks[i].fn(vm->hooks[i].arg);
-	bus_fini(&vm->pio);
-	bus_fini(&vm->mmio);
-	free(vm->mem.lo);
-	free(vm);
+	fakevm_free(vm);
 	unlink(disk);
 }
 

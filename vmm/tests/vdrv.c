@@ -11,6 +11,7 @@
 #include "devices/device.h"
 #include "devices/pci/pci.h"
 #include "devices/virtio/virtio.h"
+#include "vmm/tests/fakevm.h"
 #include "vmm/tests/vdrv.h"
 
 #define BAR_CFG 4
@@ -28,27 +29,15 @@ vdrv_attach(struct vdrv *v, const char *name, const char *emul,
     const char *conf, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fakevm_new(VDRV_RAM, 0);
 	if (vm == NULL)
 		return -1;
 	snprintf(vm->cfg.name, sizeof(vm->cfg.name), "%s", name);
-	vm->mem.lo = calloc(1, VDRV_RAM);
-	vm->mem.lo_size = vm->mem.size = VDRV_RAM;
-	vm->mem.fd = -1;
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
 	v->vm = vm;
 	v->cpu.vm = vm;
-	int r = device_find("hostbridge")->init(vm, NULL, err, errlen);
-	if (r < 0)
-		return r;
-	struct dev_config dc = { .slot = "3" };
-	snprintf(dc.emul, sizeof(dc.emul), "%s", emul);
-	snprintf(dc.conf, sizeof(dc.conf), "%s", conf);
-	const struct device_emul *de = device_find(emul);
-	if (de == NULL)
-		return -1;
-	r = de->init(vm, &dc, err, errlen);
+	int r = fakevm_add(vm, "hostbridge", NULL, NULL, err, errlen);
+	if (r == 0)
+		r = fakevm_add(vm, emul, "3", conf, err, errlen);
 	if (r < 0)
 		return r;
 	v->f = pci_lookup(vm, 3, 0);
@@ -64,13 +53,7 @@ vdrv_detach(struct vdrv *v)
 	struct vm *vm = v->vm;
 	if (vm == NULL)
 		return;
-	for (int i = vm->nhooks - 1; i >= 0; i--)
-		if (!vm->hooks[i].on_reset)
-			vm->hooks[i].fn(vm->hooks[i].arg);
-	bus_fini(&vm->pio);
-	bus_fini(&vm->mmio);
-	free(vm->mem.lo);
-	free(vm);
+	fakevm_free(vm);
 	v->vm = NULL;
 }
 
