@@ -63,6 +63,73 @@ parse_int(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+static bool
+pow2(long v)
+{
+	return v > 0 && (v & (v - 1)) == 0;
+}
+
+/* -c [[cpus=]N][,sockets=S][,cores=C][,threads=T], bhyve's syntax.  APIC
+ * IDs are the vCPU numbers, so cores and threads per package are powers of
+ * two (the ID fields then line up with the CPUID topology). */
+static int
+parse_cpus(const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	char buf[128];
+	long cpus = 0, val[3] = { 1, 1, 1 };
+	static const char *const key[3] = { "sockets=", "cores=", "threads=" };
+	bool topo = false;
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		goto bad;
+	char *save, *tok = strtok_r(buf, ",", &save);
+	for (int first = 1; tok != NULL; tok = strtok_r(NULL, ",", &save),
+	    first = 0) {
+		int k;
+		for (k = 0; k < 3; k++)
+			if (strncmp(tok, key[k], strlen(key[k])) == 0)
+				break;
+		if (k < 3) {
+			if (parse_int(tok + strlen(key[k]), 1, HYVE_MAX_VCPUS,
+			    &val[k]) < 0)
+				goto bad;
+			topo = true;
+		} else if (first && (strncmp(tok, "cpus=", 5) == 0 ||
+		    isdigit((unsigned char)tok[0]))) {
+			const char *n = tok[0] == 'c' ? tok + 5 : tok;
+			if (parse_int(n, 1, HYVE_MAX_VCPUS, &cpus) < 0)
+				goto bad;
+		} else {
+			goto bad;
+		}
+	}
+	long product = val[0] * val[1] * val[2];
+	if (product > HYVE_MAX_VCPUS)
+		goto bad;
+	if (topo && !(pow2(val[1]) && pow2(val[2]))) {
+		snprintf(err, errlen, "-c %s: cores and threads must be powers of "
+		    "two", arg);
+		return -EINVAL;
+	}
+	if (cpus == 0)
+		cpus = product;
+	else if (!topo)
+		val[1] = cpus;                  /* N cores in one socket */
+	else if (cpus != product) {
+		snprintf(err, errlen, "-c %s: %ld vCPUs but sockets * cores * "
+		    "threads = %ld", arg, cpus, product);
+		return -EINVAL;
+	}
+	cfg->ncpus = (int)cpus;
+	cfg->sockets = (int)val[0];
+	cfg->cores = (int)val[1];
+	cfg->threads = (int)val[2];
+	return 0;
+bad:
+	snprintf(err, errlen, "bad vCPU count '%s' (1 to %d, or [cpus=N,]"
+	    "sockets=S,cores=C,threads=T)", arg, HYVE_MAX_VCPUS);
+	return -EINVAL;
+}
+
 /* -o key=value */
 static int
 parse_opt(const char *arg, struct vm_config *cfg, char *err, size_t errlen)
@@ -124,23 +191,18 @@ parse_hyve_args(int argc, char **argv, struct vm_config *cfg,
     char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->ncpus = 1;
+	cfg->ncpus = cfg->sockets = cfg->cores = cfg->threads = 1;
 	cfg->mem_size = 256ull << 20;
 	for (int i = 0; i < HYVE_MAX_VCPUS; i++)
 		cfg->pin[i] = -1;
 	optind = 0;     /* glibc: a full reset, also of its permutation state */
 	opterr = 0;
 	int ch;
-	long v;
 	while ((ch = getopt(argc, argv, ":c:m:s:l:k:A:i:p:o:LNvh")) != -1) {
 		switch (ch) {
 		case 'c':
-			if (parse_int(optarg, 1, HYVE_MAX_VCPUS, &v) < 0) {
-				snprintf(err, errlen, "bad vCPU count '%s' (1 to %d)",
-				    optarg, HYVE_MAX_VCPUS);
+			if (parse_cpus(optarg, cfg, err, errlen) < 0)
 				return -EINVAL;
-			}
-			cfg->ncpus = (int)v;
 			break;
 		case 'm':
 			if (parse_size(optarg, &cfg->mem_size) < 0 ||

@@ -19,6 +19,7 @@ struct dev_config {
 struct vm_config {
 	char name[HYVE_NAME_MAX];
 	int ncpus;
+	int sockets, cores, threads;    /* ncpus = sockets * cores * threads */
 	uint64_t mem_size;
 	bool mem_ondemand;              /* -L */
 	bool no_testdevs;               /* -N */

@@ -63,20 +63,22 @@ order(int n)            /* bits needed for IDs 0..n-1 */
 }
 
 static void
-set_topology_leaf(struct hv_cpuid *t, int *n, uint32_t fn, int id, int ncpus)
+set_topology_leaf(struct hv_cpuid *t, int *n, uint32_t fn, int id,
+    int threads, int per_pkg)
 {
-	/* Level 0: SMT, one thread per core; level 1: cores in the package. */
+	/* Level 0: SMT (threads per core); level 1: the logical processors of
+	 * the package.  The x2APIC ID is the vCPU number. */
 	struct hv_cpuid *e = entry(t, n, fn, 0, true);
 	if (e) {
-		e->eax = 0;
-		e->ebx = 1;
+		e->eax = order(threads);
+		e->ebx = (uint32_t)threads;
 		e->ecx = (1u << 8) | 0;
 		e->edx = (uint32_t)id;
 	}
 	e = entry(t, n, fn, 1, true);
 	if (e) {
-		e->eax = order(ncpus);
-		e->ebx = (uint32_t)ncpus;
+		e->eax = order(per_pkg);
+		e->ebx = (uint32_t)per_pkg;
 		e->ecx = (2u << 8) | 1;
 		e->edx = (uint32_t)id;
 	}
@@ -89,8 +91,9 @@ set_topology_leaf(struct hv_cpuid *t, int *n, uint32_t fn, int id, int ncpus)
 }
 
 int
-cpuid_setup(struct vcpu *v, int ncpus)
+cpuid_setup(struct vcpu *v, const struct vm_config *cfg)
 {
+	int ncpus = cfg->cores * cfg->threads;  /* logical per package */
 	struct hv_cpuid *t = calloc(MAX_ENTRIES, sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;
@@ -141,15 +144,17 @@ cpuid_setup(struct vcpu *v, int ncpus)
 			l1->edx |= 1u << 28;    /* HTT: the count field is valid */
 		l1->ecx |= 1u << 31;            /* running under a hypervisor */
 	}
-	/* Leaf 4 (deterministic cache parameters): cores per package - 1. */
+	/* Leaf 4 (deterministic cache parameters): cores per package - 1,
+	 * and the threads of a core share its caches. */
 	for (int i = 0; i < n; i++)
 		if (t[i].function == 4) {
 			t[i].eax = (t[i].eax & 0x03ffffffu) |
-			    ((uint32_t)(ncpus - 1) << 26);
-			t[i].eax &= ~(0xfffu << 14);    /* one thread shares it */
+			    ((uint32_t)(cfg->cores - 1) << 26);
+			t[i].eax = (t[i].eax & ~(0xfffu << 14)) |
+			    ((uint32_t)(cfg->threads - 1) << 14);
 		}
-	set_topology_leaf(t, &n, 0xb, v->id, ncpus);
-	set_topology_leaf(t, &n, 0x1f, v->id, ncpus);
+	set_topology_leaf(t, &n, 0xb, v->id, cfg->threads, ncpus);
+	set_topology_leaf(t, &n, 0x1f, v->id, cfg->threads, ncpus);
 	/* AMD: 0x80000008 ECX[7:0] = cores - 1, [15:12] = APIC ID size. */
 	struct hv_cpuid *x8 = find(t, n, 0x80000008, 0);
 	if (x8)

@@ -129,7 +129,7 @@ setup_vcpus(struct vm *vm, char *err, size_t errlen)
 {
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		int r = cpuid_setup(v, vm->ncpus);
+		int r = cpuid_setup(v, &vm->cfg);
 		if (r < 0) {
 			snprintf(err, errlen, "vCPU %d: cannot set CPUID: %s", i,
 			    strerror(-r));

@@ -1,5 +1,6 @@
 /* Command-line and size parsing. */
 #include <atf-c.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/config.h"
@@ -116,8 +117,43 @@ ATF_TC_BODY(bad_command_lines, tc)
 	BAD("-p names vCPU 5", h, p, pvcpu, k, kf, n);
 }
 
+static int
+parse_c(const char *carg, struct vm_config *c, char *err)
+{
+	char a0[] = "hyve", a1[] = "-c", a3[] = "-k", a4[] = "k.elf", a5[] = "vm";
+	char a2[64];
+	snprintf(a2, sizeof(a2), "%s", carg);
+	char *argv[] = { a0, a1, a2, a3, a4, a5, NULL };
+	return parse_hyve_args(6, argv, c, err, 300);
+}
+
+ATF_TC_WITHOUT_HEAD(cpu_topology);
+ATF_TC_BODY(cpu_topology, tc)
+{
+	struct vm_config c;
+	char err[300];
+	ATF_REQUIRE_EQ(parse_c("6", &c, err), 0);
+	ATF_CHECK(c.ncpus == 6 && c.sockets == 1 && c.cores == 6 && c.threads == 1);
+	ATF_REQUIRE_EQ(parse_c("sockets=2,cores=4,threads=2", &c, err), 0);
+	ATF_CHECK(c.ncpus == 16 && c.sockets == 2 && c.cores == 4 && c.threads == 2);
+	ATF_REQUIRE_EQ(parse_c("cpus=8,sockets=2,cores=4", &c, err), 0);
+	ATF_CHECK(c.ncpus == 8 && c.threads == 1);
+	ATF_REQUIRE_EQ(parse_c("8,sockets=2,cores=2,threads=2", &c, err), 0);
+	ATF_CHECK_EQ(c.ncpus, 8);
+	ATF_CHECK(parse_c("cpus=6,sockets=2,cores=2", &c, err) < 0);
+	ATF_CHECK(strstr(err, "6 vCPUs but sockets * cores * threads = 4") != NULL);
+	ATF_CHECK(parse_c("sockets=2,cores=3", &c, err) < 0);
+	ATF_CHECK(strstr(err, "powers of two") != NULL);
+	ATF_CHECK(parse_c("sockets=4,cores=8,threads=4", &c, err) < 0);  /* 128 */
+	ATF_CHECK(parse_c("cores=2,sockets", &c, err) < 0);
+	ATF_CHECK(parse_c("cores=2,4", &c, err) < 0);
+	ATF_CHECK(parse_c("dies=2", &c, err) < 0);
+	ATF_CHECK(strstr(err, "bad vCPU count") != NULL);
+}
+
 ATF_TP_ADD_TCS(tp)
 {
+	ATF_TP_ADD_TC(tp, cpu_topology);
 	ATF_TP_ADD_TC(tp, sizes);
 	ATF_TP_ADD_TC(tp, names);
 	ATF_TP_ADD_TC(tp, good_command_line);
