@@ -6,3 +6,11 @@ $(EXITFLOOR): $(BUILD)/kmod/floor/exitfloor.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 ALL_TARGETS += $(EXITFLOOR)
+
+# ipifloor: the multi-vCPU floor that bench/ipi compares hyve with.
+IPIFLOOR := $(BUILD)/kmod/ipifloor
+
+$(IPIFLOOR): $(BUILD)/kmod/floor/ipifloor.o
+	$(CC) $(LDFLAGS) -o $@ $^ -pthread
+
+ALL_TARGETS += $(IPIFLOOR)

@@ -1,6 +1,7 @@
 #include "idt.h"
 #include "console.h"
 #include "setjmp.h"
+#include "smp.h"
 #include "test.h"
 #include "x86.h"
 
@@ -23,6 +24,7 @@ extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static irq_handler_t handlers[256];
+static irq_handler_t volatile nmi_handler;
 static volatile unsigned long counts[256];
 static struct exc_info last_fixup = { .vector = -1 };
 
@@ -67,6 +69,20 @@ void idt_init(void)
 	p.limit = sizeof(idt) - 1;
 	p.base = (uint64_t)(uintptr_t)idt;
 	lidt(&p);
+}
+
+void idt_load(void)
+{
+	struct descriptor_table_ptr p;
+
+	p.limit = sizeof(idt) - 1;
+	p.base = (uint64_t)(uintptr_t)idt;
+	lidt(&p);
+}
+
+void nmi_install(irq_handler_t handler)
+{
+	nmi_handler = handler;
 }
 
 void irq_install(unsigned vector, irq_handler_t handler)
@@ -140,12 +156,16 @@ void trap_dispatch(struct trap_frame *f)
 	struct catcher *c;
 
 	if (f->vector >= 32) {
-		counts[f->vector]++;
+		__atomic_fetch_add(&counts[f->vector], 1, __ATOMIC_RELAXED);
 		if (handlers[f->vector])
 			handlers[f->vector](f);
 		else
 			printf("spurious interrupt vector %lu at RIP 0x%lx\n",
 			       f->vector, f->rip);
+		return;
+	}
+	if (f->vector == EXC_NMI && nmi_handler) {
+		nmi_handler(f);
 		return;
 	}
 	for (e = __ex_table_start; e < __ex_table_end; e++) {
@@ -155,6 +175,8 @@ void trap_dispatch(struct trap_frame *f)
 			return;
 		}
 	}
+	/* On an AP: recorded for the BSP, and that CPU stops. */
+	smp_exception(f->vector, f->error_code, f->rip);
 	c = active_catch;
 	if (c) {
 		fill(&c->info, f);

@@ -26,11 +26,17 @@ struct exc_info {
 typedef void (*irq_handler_t)(struct trap_frame *f);
 
 void idt_init(void);
+/* Loads the IDT that idt_init built (for APs). */
+void idt_load(void);
 const char *exc_name(unsigned vector);
 
 /* Interrupt handlers for vectors 32..255.  The handler sends the EOI. */
 void irq_install(unsigned vector, irq_handler_t handler);
 unsigned long irq_count(unsigned vector);   /* deliveries so far */
+
+/* NMIs (vector 2) go to this handler when one is installed (NULL: none);
+ * otherwise an NMI is an unexpected exception. */
+void nmi_install(irq_handler_t handler);
 
 /* Runs fn(arg).  Returns -1 if it completed, else the vector of the
  * exception it raised (details in *info if non-NULL); execution then
