@@ -44,16 +44,18 @@ def ping(addr, count, timeout):
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     deadline = time.monotonic() + timeout
     ident, seq, replies = 0x4859, 0, 0
+    sent = {}           # seq -> payload; a late reply still counts once
     while replies < count:
         if time.monotonic() > deadline:
             fail("%d of %d echo replies from %s within %.0f s" % (replies, count, addr, timeout))
         seq += 1
         payload = bytes(((seq + i) & 0xFF) for i in range(56))
+        sent[seq] = payload
         msg = bytearray(b"\x08\x00\x00\x00" + ident.to_bytes(2, "big") + seq.to_bytes(2, "big") + payload)
         msg[2:4] = checksum(bytes(msg)).to_bytes(2, "big")
         s.sendto(bytes(msg), (addr, 0))
         until = min(deadline, time.monotonic() + 1.0)
-        while True:
+        while replies < count:
             left = until - time.monotonic()
             if left <= 0:
                 break
@@ -67,14 +69,16 @@ def ping(addr, count, timeout):
             if src[0] != addr or icmp[0] != 0 or icmp[4:6] != ident.to_bytes(2, "big"):
                 continue
             if checksum(icmp) != 0:
-                fail("echo reply %d with a bad ICMP checksum" % seq)
-            if icmp[6:8] != seq.to_bytes(2, "big"):
-                continue
-            if icmp[8:] != payload:
-                fail("echo reply %d with a changed payload" % seq)
+                fail("echo reply with a bad ICMP checksum")
+            rseq = int.from_bytes(icmp[6:8], "big")
+            if rseq not in sent:
+                continue        # a duplicate, or one never sent
+            if icmp[8:] != sent.pop(rseq):
+                fail("echo reply %d with a changed payload" % rseq)
             replies += 1
-            time.sleep(max(0.0, until - time.monotonic() - 0.8))
-            break
+            if rseq == seq:
+                time.sleep(max(0.0, until - time.monotonic() - 0.8))
+                break
     print("netpeer: %d echo replies from %s" % (replies, addr))
 
 
