@@ -133,6 +133,26 @@ int hv_vm_enable_cap(struct hv_vm *vm, int cap, uint64_t arg0);
 int hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int fd,
     bool pio, bool assign);
 
+/* Extra memory slots, for device memory mapped straight into the guest (a
+ * passed-through BAR): gpa and size page-aligned.  Returns the slot's
+ * handle (>= 0) or -errno; guest RAM keeps the slots hv_vm_map_memory was
+ * given (below HV_SLOT_FIRST_EXTRA). */
+#define HV_SLOT_FIRST_EXTRA 16
+int hv_vm_add_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva);
+int hv_vm_remove_slot(struct hv_vm *vm, int slot);
+
+/* MSI routes and irqfds.  hv_vm_msi_route allocates a GSI (>= 24; the
+ * in-kernel PIC and IOAPIC keep 0-23) whose signal is the MSI addr/data;
+ * hv_vm_msi_route_set changes it; hv_vm_msi_route_free removes it.
+ * hv_vm_irqfd makes every write to eventfd fd raise gsi (assign) or stops
+ * it.  hv_has_irqfd: the module offers irqfds and GSI routing. */
+bool hv_has_irqfd(void);
+int hv_vm_msi_route(struct hv_vm *vm, uint64_t addr, uint32_t data);
+int hv_vm_msi_route_set(struct hv_vm *vm, int gsi, uint64_t addr,
+    uint32_t data);
+void hv_vm_msi_route_free(struct hv_vm *vm, int gsi);
+int hv_vm_irqfd(struct hv_vm *vm, int fd, int gsi, bool assign);
+
 /* vCPU. */
 int hv_vcpu_create(struct hv_vm *vm, int id, struct hv_vcpu **out);
 void hv_vcpu_destroy(struct hv_vcpu *vcpu);

@@ -20,8 +20,21 @@
 static int sys_fd = -1;
 static int run_size;
 
+#define HV_MAX_SLOTS 64                 /* extra slots per VM */
+#define HV_GSI_FIRST 24                 /* after the IOAPIC's pins */
+#define HV_MAX_MSI_ROUTES 1024
+
+struct hv_msi_route {
+	bool used;
+	uint64_t addr;
+	uint32_t data;
+};
+
 struct hv_vm {
 	int fd;
+	pthread_mutex_t lock;           /* slots and routes */
+	bool slot_used[HV_MAX_SLOTS];
+	struct hv_msi_route *routes;    /* HV_MAX_MSI_ROUTES, by gsi - 24 */
 };
 
 struct hv_vcpu {
@@ -164,6 +177,7 @@ hv_vm_create(struct hv_vm **out)
 		return r;
 	}
 	(void)fcntl(vm->fd, F_SETFD, FD_CLOEXEC);
+	pthread_mutex_init(&vm->lock, NULL);
 	/* Where the platform needs a TSS region below 4 GiB (VMX), put it just
 	 * under the top of the 32-bit space, away from RAM and devices. */
 	if (hv_check_cap(KVM_CAP_SET_TSS_ADDR) > 0)
@@ -178,6 +192,8 @@ hv_vm_destroy(struct hv_vm *vm)
 	if (vm == NULL)
 		return;
 	close(vm->fd);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm->routes);
 	free(vm);
 }
 
@@ -233,6 +249,164 @@ hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, int fd,
 		    (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 	return ioctl(vm->fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+}
+
+int
+hv_vm_add_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva)
+{
+	if ((gpa | size | (uintptr_t)hva) & 0xfff || size == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	int i = 0;
+	while (i < HV_MAX_SLOTS && vm->slot_used[i])
+		i++;
+	int r = -ENOSPC;
+	if (i < HV_MAX_SLOTS) {
+		r = hv_vm_map_memory(vm, HV_SLOT_FIRST_EXTRA + (uint32_t)i, gpa,
+		    size, hva);
+		if (r == 0) {
+			vm->slot_used[i] = true;
+			r = i;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int
+hv_vm_remove_slot(struct hv_vm *vm, int slot)
+{
+	if (slot < 0 || slot >= HV_MAX_SLOTS)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	int r = -ENOENT;
+	if (vm->slot_used[slot]) {
+		/* Size 0 deletes the slot. */
+		r = hv_vm_map_memory(vm, HV_SLOT_FIRST_EXTRA + (uint32_t)slot, 0,
+		    0, NULL);
+		if (r == 0)
+			vm->slot_used[slot] = false;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+bool
+hv_has_irqfd(void)
+{
+	return hv_check_cap(KVM_CAP_IRQFD) > 0 &&
+	    hv_check_cap(KVM_CAP_IRQ_ROUTING) > 0;
+}
+
+/* KVM_SET_GSI_ROUTING replaces the whole table: the in-kernel irqchip's
+ * default routes (GSI 0-15 to the PICs and the IOAPIC, 16-23 to the IOAPIC),
+ * then every MSI route.  Called with vm->lock held. */
+static int
+routes_commit(struct hv_vm *vm)
+{
+	unsigned n = 16 + 24;
+	for (unsigned i = 0; i < HV_MAX_MSI_ROUTES; i++)
+		n += vm->routes[i].used;
+	struct kvm_irq_routing *t = calloc(1, sizeof(*t) +
+	    n * sizeof(struct kvm_irq_routing_entry));
+	if (t == NULL)
+		return -ENOMEM;
+	unsigned k = 0;
+	for (unsigned gsi = 0; gsi < 24; gsi++) {
+		if (gsi < 16)
+			t->entries[k++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8 ?
+				    KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				    .pin = gsi % 8 },
+			};
+		t->entries[k++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
+		};
+	}
+	for (unsigned i = 0; i < HV_MAX_MSI_ROUTES; i++) {
+		const struct hv_msi_route *m = &vm->routes[i];
+		if (!m->used)
+			continue;
+		t->entries[k++] = (struct kvm_irq_routing_entry){
+			.gsi = HV_GSI_FIRST + i, .type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = { .address_lo = (uint32_t)m->addr,
+			    .address_hi = (uint32_t)(m->addr >> 32),
+			    .data = m->data },
+		};
+	}
+	t->nr = k;
+	int r = ioctl(vm->fd, KVM_SET_GSI_ROUTING, t) < 0 ? -errno : 0;
+	free(t);
+	return r;
+}
+
+int
+hv_vm_msi_route(struct hv_vm *vm, uint64_t addr, uint32_t data)
+{
+	pthread_mutex_lock(&vm->lock);
+	int r = -ENOMEM;
+	if (vm->routes == NULL)
+		vm->routes = calloc(HV_MAX_MSI_ROUTES, sizeof(*vm->routes));
+	if (vm->routes != NULL) {
+		unsigned i = 0;
+		while (i < HV_MAX_MSI_ROUTES && vm->routes[i].used)
+			i++;
+		r = -ENOSPC;
+		if (i < HV_MAX_MSI_ROUTES) {
+			vm->routes[i] = (struct hv_msi_route){ true, addr, data };
+			r = routes_commit(vm);
+			if (r == 0)
+				r = HV_GSI_FIRST + (int)i;
+			else
+				vm->routes[i].used = false;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int
+hv_vm_msi_route_set(struct hv_vm *vm, int gsi, uint64_t addr, uint32_t data)
+{
+	unsigned i = (unsigned)(gsi - HV_GSI_FIRST);
+	pthread_mutex_lock(&vm->lock);
+	int r = -EINVAL;
+	if (gsi >= HV_GSI_FIRST && i < HV_MAX_MSI_ROUTES && vm->routes &&
+	    vm->routes[i].used) {
+		r = 0;
+		if (vm->routes[i].addr != addr || vm->routes[i].data != data) {
+			vm->routes[i].addr = addr;
+			vm->routes[i].data = data;
+			r = routes_commit(vm);
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+void
+hv_vm_msi_route_free(struct hv_vm *vm, int gsi)
+{
+	unsigned i = (unsigned)(gsi - HV_GSI_FIRST);
+	pthread_mutex_lock(&vm->lock);
+	if (gsi >= HV_GSI_FIRST && i < HV_MAX_MSI_ROUTES && vm->routes &&
+	    vm->routes[i].used) {
+		vm->routes[i].used = false;
+		(void)routes_commit(vm);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int
+hv_vm_irqfd(struct hv_vm *vm, int fd, int gsi, bool assign)
+{
+	struct kvm_irqfd f = {
+		.fd = (uint32_t)fd, .gsi = (uint32_t)gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+	return ioctl(vm->fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
 }
 
 static void

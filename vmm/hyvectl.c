@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/passthru/hostpci.h"
 #include "kmod/hv.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
@@ -41,7 +42,8 @@ usage(FILE *f)
 	    "       hyvectl pincpu name vcpu hostcpu|none\n"
 	    "       hyvectl interrupt name vcpu vector\n"
 	    "       hyvectl [-j] stats name [vcpu]\n"
-	    "       hyvectl caps\n");
+	    "       hyvectl caps\n"
+	    "       hyvectl passthru claim | release pci-address\n");
 }
 
 static int
@@ -429,6 +431,45 @@ cmd_caps(void)
 	return EXIT_OK;
 }
 
+/* passthru claim|release ADDRESS: host PCI functions for passthrough. */
+static int
+cmd_passthru(char **args, int nargs)
+{
+	if (nargs != 2)
+		return bad_usage("usage: hyvectl passthru claim|release "
+		    "PCI-ADDRESS%s", "");
+	bool claim = strcmp(args[0], "claim") == 0;
+	if (!claim && strcmp(args[0], "release") != 0)
+		return bad_usage("passthru: unknown action '%s' (claim or "
+		    "release)", args[0]);
+	char addr[HOSTPCI_ADDR_LEN], err[400], drv[64];
+	if (strlen(args[1]) > 32 || hostpci_parse(args[1], addr) < 0)
+		return bad_usage("passthru: bad PCI address '%.32s' (want "
+		    "0000:00:03.0 or BUS/SLOT/FUNCTION)", args[1]);
+	int r;
+	if (claim) {
+		char was[64] = "";
+		(void)hostpci_driver(addr, was, sizeof(was));
+		r = hostpci_claim(addr, err, sizeof(err));
+		if (r == 1)
+			printf("%s is bound to vfio-pci already\n", addr);
+		else if (r == 0)
+			printf("%s bound to vfio-pci (was %s), IOMMU group %d\n",
+			    addr, was[0] ? was : "without a driver",
+			    hostpci_iommu_group(addr));
+	} else {
+		r = hostpci_release(addr, drv, sizeof(drv), err, sizeof(err));
+		if (r == 0)
+			printf("%s released from vfio-pci, now %s\n", addr,
+			    drv[0] ? drv : "without a driver");
+	}
+	if (r < 0) {
+		fprintf(stderr, "hyvectl: passthru %s: %s\n", args[0], err);
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
 /* The verbs: how many arguments (the VM name included), and the
  * position of a vCPU argument to check (0: none). */
 struct verb {
@@ -467,6 +508,8 @@ main(int argc, char **argv)
 	}
 	char **args = argv + i;
 	int nargs = argc - i;
+	if (strcmp(verb, "passthru") == 0)
+		return cmd_passthru(args, nargs);
 	const struct verb *vb = NULL;
 	for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
 		if (strcmp(verbs[k].name, verb) == 0)

@@ -328,6 +328,9 @@ bar_access(struct vcpu *vcpu, uint64_t addr, uint8_t *data, unsigned len,
 			pthread_mutex_lock(&f->lock);
 			int r = msix_table_io(f, off, data, len, write);
 			pthread_mutex_unlock(&f->lock);
+			if (write && r == 0 && off >= t0 && off < t1 && f->ops &&
+			    f->ops->msix_written)
+				f->ops->msix_written(f, (unsigned)((off - t0) / 16));
 			return r;
 		}
 	}
@@ -345,6 +348,8 @@ pci_cfg_read(struct pci_func *f, unsigned off, unsigned len, uint32_t *v)
 	pthread_mutex_lock(&f->lock);
 	memcpy(&x, f->cfg + off, len);
 	pthread_mutex_unlock(&f->lock);
+	if (f->ops && f->ops->cfg_read)
+		f->ops->cfg_read(f, off, len, &x);
 	*v = x;
 	return 0;
 }
@@ -374,6 +379,8 @@ pci_cfg_write(struct pci_func *f, unsigned off, unsigned len, uint32_t v)
 	if (f->msix.cap && overlaps(off, len, f->msix.cap, 12))
 		msix_cfg_written(f);
 	pthread_mutex_unlock(&f->lock);
+	if (f->ops && f->ops->cfg_write)
+		f->ops->cfg_write(f, off, len, v);
 	if (f->ops && f->ops->cfg_written)
 		f->ops->cfg_written(f, off, len);
 	return 0;

@@ -27,6 +27,16 @@ struct pci_ops {
 	/* Optional: BAR idx was mapped at f->bar[idx].addr, or unmapped
 	 * (called with f->lock held). */
 	void (*bar_mapped)(struct pci_func *f, int idx, bool mapped);
+	/* Optional, for devices whose config space lives partly elsewhere
+	 * (passthrough): cfg_read may replace bytes of a guest read after the
+	 * emulated value was taken; cfg_write sees every guest write with its
+	 * raw value after the emulation applied it.  Called without f->lock. */
+	void (*cfg_read)(struct pci_func *f, unsigned off, unsigned len,
+	    uint32_t *v);
+	void (*cfg_write)(struct pci_func *f, unsigned off, unsigned len,
+	    uint32_t v);
+	/* Optional: the guest wrote MSI-X table entry vec (without f->lock). */
+	void (*msix_written)(struct pci_func *f, unsigned vec);
 };
 
 struct pci_bar {
