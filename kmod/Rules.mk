@@ -1,2 +1,2 @@
-KMOD_SRCS := kmod/kvm.c
+KMOD_SRCS := kmod/kvm.c kmod/ipicount.c
 KMOD_OBJS := $(KMOD_SRCS:%.c=$(BUILD)/%.o)

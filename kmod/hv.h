@@ -179,6 +179,12 @@ int hv_vcpu_get_mp_state(struct hv_vcpu *vcpu, uint32_t *state);
 int hv_vcpu_set_mp_state(struct hv_vcpu *vcpu, uint32_t state);
 enum { HV_MP_RUNNABLE = 0, HV_MP_UNINITIALIZED = 1, HV_MP_INIT_RECEIVED = 2,
        HV_MP_HALTED = 3, HV_MP_SIPI_RECEIVED = 4 };
+/* IPIs a vCPU thread sends, from the module's kvm_apic_ipi tracepoint
+ * (kmod/ipicount.c): open a counter for thread tid (an fd, or -errno when
+ * the tracepoint or perf is unavailable), read its count. */
+int hv_ipi_counter_open(int tid);
+int hv_ipi_counter_read(int fd, uint64_t *count);
+
 /* The module's own per-vCPU statistics; returns how many were written. */
 int hv_vcpu_stats(struct hv_vcpu *vcpu, struct hv_stat *out, int max);
 

@@ -419,6 +419,10 @@ vcpu_stats(struct vcpu *v, struct ctl_out *o, struct hv_stat *ms)
 	    stat_read(&s->guest_ns));
 	ctl_printf(o, "vcpu %d interrupts_injected %" PRIu64 "\n", v->id,
 	    stat_read(&s->irqs_injected));
+	uint64_t ipis;
+	if (hv_ipi_counter_read(v->ipi_fd, &ipis) == 0)
+		ctl_printf(o, "vcpu %d ipis_sent %" PRIu64 "\n", v->id,
+		    v->ipi_base + ipis);
 	if (v->host_cpu >= 0)
 		ctl_printf(o, "vcpu %d host_cpu %d\n", v->id, v->host_cpu);
 	for (int k = 0; k < STAT__COUNT; k++)

@@ -324,6 +324,8 @@ stats_table(const struct stat_line *s, int *cur)
 		printf("  module: %-20s %14" PRIu64 "\n", s->name, s->a);
 	} else if (strcmp(s->kind, "interrupts_injected") == 0) {
 		printf("  %-28s %14" PRIu64 "\n", "interrupts injected", s->a);
+	} else if (strcmp(s->kind, "ipis_sent") == 0) {
+		printf("  %-28s %14" PRIu64 "\n", "IPIs sent", s->a);
 	} else if (strcmp(s->kind, "host_cpu") == 0) {
 		printf("  %-28s %14" PRIu64 "\n", "pinned to host CPU", s->a);
 	}

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/exits.h"
 #include "vmm/log.h"
@@ -176,6 +177,16 @@ vcpu_thread(void *arg)
 			pr_warn("vCPU %d: cannot pin to host CPU %d: %s", v->id,
 			    v->host_cpu, strerror(-r));
 	}
+	/* Count the IPIs this vCPU sends: the counter follows a thread, so a
+	 * new thread (after a reset) takes over the total of the old one. */
+	if (v->ipi_fd >= 0) {
+		uint64_t n;
+		if (hv_ipi_counter_read(v->ipi_fd, &n) == 0)
+			v->ipi_base += n;
+		close(v->ipi_fd);
+	}
+	if (v->ipi_fd != -ENOENT)
+		v->ipi_fd = hv_ipi_counter_open((int)gettid());
 	sigset_t unblock;
 	sigemptyset(&unblock);
 	sigaddset(&unblock, SIG_KICK);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "devices/device.h"
 #include "vmm/acpi.h"
@@ -223,6 +224,7 @@ vm_create(struct vm **out, const struct vm_config *cfg)
 		v->vm = vm;
 		v->id = i;
 		v->host_cpu = cfg->pin[i];
+		v->ipi_fd = -EBADF;
 		pthread_mutex_init(&v->call_lock, NULL);
 		pthread_cond_init(&v->call_cond, NULL);
 		r = hv_vcpu_create(vm->hv, i, &v->hv);
@@ -424,6 +426,8 @@ vm_destroy(struct vm *vm)
 		for (int i = 0; i < vm->ncpus; i++) {
 			struct vcpu *v = &vm->vcpus[i];
 			hv_vcpu_destroy(v->hv);
+			if (v->ipi_fd >= 0)
+				close(v->ipi_fd);
 			pthread_mutex_destroy(&v->call_lock);
 			pthread_cond_destroy(&v->call_cond);
 		}

@@ -50,6 +50,8 @@ struct vcpu {
 	atomic_bool halt_check;         /* watchdog asks: are you stuck in HLT? */
 	bool dead_halted;               /* halted with IF=0 */
 	int host_cpu;                   /* pinned to, or -1 */
+	int ipi_fd;                     /* IPIs sent (hv_ipi_counter), or -errno */
+	uint64_t ipi_base;              /* counted by earlier threads (resets) */
 	/* requests from other threads */
 	pthread_mutex_t call_lock;
 	pthread_cond_t call_cond;

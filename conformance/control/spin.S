@@ -7,6 +7,9 @@
  *   nmis     NMIs taken (hyvectl nmi)
  *   irqs     interrupts taken on vector 0x40 (hyvectl interrupt); the
  *            local APIC is software-enabled for them
+ *   selfipis self-IPIs sent on vector 0x41, one per iteration (counted
+ *            before the ICR write), for hyvectl's IPI statistics
+ *   ipis     self-IPIs taken
  * Each iteration spins a while in the guest, then writes the counter to
  * the loopback register port, so the vCPU exits to user space steadily.
  * An exception other than NMI halts with interrupts off (hyve exits 2).
@@ -19,8 +22,11 @@ _start:
 	xor	%esi, %esi			/* vector */
 1:	lea	ignore(%rip), %rax
 	cmp	$0x40, %esi
-	jne	5f
+	jne	8f
 	lea	irq40(%rip), %rax
+8:	cmp	$0x41, %esi
+	jne	5f
+	lea	irq41(%rip), %rax
 5:	cmp	$32, %esi
 	jae	2f
 	lea	fatal(%rip), %rax
@@ -52,10 +58,21 @@ loop:
 	jnz	3b
 	mov	counter(%rip), %eax
 	out	%eax, %dx
+	lock incq selfipis(%rip)
+	mov	$0xfee00300, %eax		/* ICR: self, fixed, vector 0x41 */
+	movl	$0x40041, (%rax)
+	mov	$0x534, %dx
 	jmp	loop
 
 nmi:
 	lock incq nmis(%rip)
+	iretq
+irq41:
+	push	%rax
+	lock incq ipis(%rip)
+	mov	$0xfee000b0, %eax		/* EOI */
+	movl	$0, (%rax)
+	pop	%rax
 	iretq
 irq40:
 	push	%rax
@@ -77,10 +94,12 @@ idt:	.fill	256 * 16, 1, 0
 idtr:	.word	256 * 16 - 1
 	.quad	idt
 	.balign 8
-	.globl counter, mirror, nmis, irqs
+	.globl counter, mirror, nmis, irqs, selfipis, ipis
 counter: .quad	0
 mirror:	.quad	0
 nmis:	.quad	0
 irqs:	.quad	0
+selfipis: .quad	0
+ipis:	.quad	0
 
 	.section .note.GNU-stack, "", @progbits
