@@ -28,10 +28,10 @@
 
 #include <linux/kvm.h>
 
+#include "kmod/floor/floorlib.h"
 #include "vmm/abi.h"
 
 #define MAX_VCPUS  64
-#define TSS_ADDR   (HYVE_BOOT_GDT + 0x100)
 #define EXIT_GUESTERR 6
 #define EXIT_INTERNAL 70
 #define EXIT_USAGE 64
@@ -43,8 +43,6 @@ struct vcpu {
 	bool started;
 };
 
-static uint8_t *mem;
-static uint64_t mem_size = 128ull << 20;
 static int kvm_fd = -1, vm_fd = -1, run_size, ncpus = 1;
 static bool direct;
 static struct vcpu vcpus[MAX_VCPUS];
@@ -59,161 +57,6 @@ usage(void)
 	    "[-A cmdline] kernel\n");
 }
 
-static __attribute__((noreturn, format(printf, 2, 3))) void
-die(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "ipifloor: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(status);
-}
-
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	static const char m[] = "ipifloor: timed out\n";
-	(void)!write(2, m, sizeof(m) - 1);
-	_exit(EXIT_INTERNAL);
-}
-
-static void *
-gpa_ptr(uint64_t gpa, uint64_t len)
-{
-	if (gpa > mem_size || len > mem_size - gpa)
-		return NULL;
-	return mem + gpa;
-}
-
-static uint64_t
-load_elf(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die(EXIT_USAGE, "kernel %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > mem_size)
-		die(EXIT_USAGE, "kernel %s: unusable size", path);
-	size_t len = (size_t)st.st_size;
-	uint8_t *img = malloc(len);
-	if (img == NULL || read(fd, img, len) != (ssize_t)len)
-		die(EXIT_USAGE, "kernel %s: cannot read", path);
-	close(fd);
-	Elf64_Ehdr eh;
-	if (len < sizeof(eh))
-		die(EXIT_USAGE, "%s: truncated ELF header", path);
-	memcpy(&eh, img, sizeof(eh));
-	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_type != ET_EXEC || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-	    eh.e_phnum == 0 || eh.e_phnum > 64 || eh.e_phoff > len ||
-	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
-		die(EXIT_USAGE, "%s: not an x86-64 ELF executable", path);
-	bool entry_ok = false;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		memcpy(&ph, img + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
-		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-			continue;
-		if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset ||
-		    ph.p_filesz > ph.p_memsz)
-			die(EXIT_USAGE, "%s: segment %d lies outside the file", path, i);
-		uint8_t *dst = gpa_ptr(ph.p_paddr, ph.p_memsz);
-		if (dst == NULL || ph.p_paddr < HYVE_BOOT_FREE)
-			die(EXIT_USAGE, "%s: segment %d at 0x%" PRIx64 " is outside "
-			    "RAM", path, i, (uint64_t)ph.p_paddr);
-		memcpy(dst, img + ph.p_offset, ph.p_filesz);
-		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
-		if (eh.e_entry >= ph.p_vaddr &&
-		    eh.e_entry - ph.p_vaddr < ph.p_memsz && (ph.p_flags & PF_X))
-			entry_ok = ph.p_vaddr == ph.p_paddr;
-	}
-	if (!entry_ok)
-		die(EXIT_USAGE, "%s: entry point 0x%" PRIx64 " is not in an "
-		    "identity-mapped executable segment", path, (uint64_t)eh.e_entry);
-	free(img);
-	return eh.e_entry;
-}
-
-/* GDT, TSS, identity map and boot info of vmm/abi.h. */
-static void
-write_boot_memory(const char *cmdline)
-{
-	uint64_t gdt[5] = {
-		0, 0x00af9b000000ffffull, 0x00cf93000000ffffull,
-		0x00008b0000000067ull | ((uint64_t)(TSS_ADDR & 0xffffff) << 16) |
-		    ((uint64_t)(TSS_ADDR >> 24) << 56),
-		0,
-	};
-	memcpy(mem + HYVE_BOOT_GDT, gdt, sizeof(gdt));
-	uint64_t *pml4 = (uint64_t *)(mem + HYVE_BOOT_PML4);
-	uint64_t *pdpt = pml4 + 512;
-	pml4[0] = (HYVE_BOOT_PML4 + 0x1000) | 0x3;
-	for (uint64_t i = 0; i < 4; i++) {
-		uint64_t *pd = pml4 + 1024 + 512 * i;
-		pdpt[i] = (HYVE_BOOT_PML4 + 0x2000 + i * 0x1000) | 0x3;
-		for (uint64_t j = 0; j < 512; j++)
-			pd[j] = ((i << 30) + (j << 21)) | 0x83;
-	}
-	size_t cl = strlen(cmdline);
-	if (cl >= HYVE_BOOT_CMDLINE_MAX)
-		die(EXIT_USAGE, "command line longer than %u bytes",
-		    HYVE_BOOT_CMDLINE_MAX - 1);
-	memcpy(mem + HYVE_BOOT_CMDLINE, cmdline, cl + 1);
-	struct hyve_bootinfo bi = {
-		.magic = HYVE_BOOT_MAGIC, .version = 1, .mem_lo = mem_size,
-		.ncpus = (uint32_t)ncpus, .cmdline_len = (uint32_t)cl,
-		.cmdline = HYVE_BOOT_CMDLINE,
-	};
-	memcpy(mem + HYVE_BOOT_INFO, &bi, sizeof(bi));
-}
-
-/* A vCPU in 64-bit mode at rip with the boot GDT and page tables. */
-static void
-set_long_mode(struct vcpu *v, uint64_t cr3, uint64_t rip, uint64_t rsp,
-    uint64_t rdi, uint64_t rsi)
-{
-	struct kvm_sregs s;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
-		die(EXIT_INTERNAL, "KVM_GET_SREGS: %s", strerror(errno));
-	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-		.present = 1, .s = 1, .l = 1, .g = 1,
-	};
-	struct kvm_segment data = code;
-	data.selector = 0x10;
-	data.type = 0x3;
-	data.l = 0;
-	data.db = 1;
-	s.cs = code;
-	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.tr = (struct kvm_segment){ .base = TSS_ADDR, .limit = 0x67,
-	    .selector = 0x18, .type = 0xb, .present = 1 };
-	s.ldt = (struct kvm_segment){ .type = 0x2, .unusable = 1 };
-	s.gdt.base = HYVE_BOOT_GDT;
-	s.gdt.limit = 5 * 8 - 1;
-	s.idt.base = 0;
-	s.idt.limit = 0;
-	s.cr0 = 0x80010033ull;
-	s.cr3 = cr3;
-	s.cr4 = 0x620ull;
-	s.efer = 0xd01ull;
-	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
-		die(EXIT_INTERNAL, "KVM_SET_SREGS: %s", strerror(errno));
-	struct kvm_regs r;
-	memset(&r, 0, sizeof(r));
-	r.rip = rip;
-	r.rflags = 0x2;
-	r.rsp = rsp;
-	r.rdi = rdi;
-	r.rsi = rsi;
-	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
-		die(EXIT_INTERNAL, "KVM_SET_REGS: %s", strerror(errno));
-}
-
 /* The module's CPUID table with this vCPU's APIC ID in leaves 1, 0xb and
  * 0x1f (the guest library finds its per-CPU data by it). */
 static void
@@ -223,7 +66,7 @@ set_cpuid(struct vcpu *v)
 	    sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = malloc(sz);
 	if (c == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+		floor_die(EXIT_INTERNAL, "out of memory");
 	memcpy(c, cpuid_tmpl, sz);
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -233,7 +76,7 @@ set_cpuid(struct vcpu *v)
 			e->edx = (uint32_t)v->id;
 	}
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-		die(EXIT_INTERNAL, "KVM_SET_CPUID2: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_SET_CPUID2: %s", strerror(errno));
 	free(c);
 }
 
@@ -241,7 +84,7 @@ static bool
 guest_string(uint64_t gpa, char *out)
 {
 	for (uint32_t i = 0; i < HYVE_TR_STR_MAX; i++) {
-		const char *p = gpa_ptr(gpa + i, 1);
+		const char *p = floor_gpa(gpa + i, 1);
 		if (p == NULL)
 			return false;
 		out[i] = (*p == '\n' || *p == '\r') ? ' ' : *p;
@@ -255,7 +98,7 @@ static uint32_t
 take_report(uint32_t gpa)
 {
 	struct hyve_test_report rep;
-	const void *p = gpa_ptr(gpa, sizeof(rep));
+	const void *p = floor_gpa(gpa, sizeof(rep));
 	if (p == NULL)
 		return HYVE_TRE_ADDR;
 	memcpy(&rep, p, sizeof(rep));
@@ -294,7 +137,7 @@ start_thread(struct vcpu *v)
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0)
-		die(EXIT_INTERNAL, "cannot create vCPU %d's thread: %s", v->id,
+		floor_die(EXIT_INTERNAL, "cannot create vCPU %d's thread: %s", v->id,
 		    strerror(r));
 	v->started = true;
 }
@@ -304,7 +147,7 @@ static uint32_t
 apstart(uint32_t gpa)
 {
 	struct hyve_ap_start req;
-	const void *p = gpa_ptr(gpa, sizeof(req));
+	const void *p = floor_gpa(gpa, sizeof(req));
 	if (p == NULL)
 		return HYVE_APS_EADDR;
 	memcpy(&req, p, sizeof(req));
@@ -315,14 +158,14 @@ apstart(uint32_t gpa)
 	if (req.apic_id == 0 || req.apic_id >= (uint32_t)ncpus)
 		return HYVE_APS_EID;
 	uint64_t cr3 = req.cr3 ? req.cr3 : HYVE_BOOT_PML4;
-	if (gpa_ptr(req.entry, 1) == NULL || req.stack < 16 ||
-	    gpa_ptr(req.stack - 8, 8) == NULL || (cr3 & 0xfff) ||
-	    gpa_ptr(cr3, 4096) == NULL)
+	if (floor_gpa(req.entry, 1) == NULL || req.stack < 16 ||
+	    floor_gpa(req.stack - 8, 8) == NULL || (cr3 & 0xfff) ||
+	    floor_gpa(cr3, 4096) == NULL)
 		return HYVE_APS_EADDR;
 	struct vcpu *v = &vcpus[req.apic_id];
 	if (v->started)
 		return HYVE_APS_ESTARTED;
-	set_long_mode(v, cr3, req.entry, req.stack, req.arg, req.apic_id);
+	floor_set_long_mode(v->fd, cr3, req.entry, req.stack, req.arg, req.apic_id);
 	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return HYVE_APS_EFAIL;
@@ -380,7 +223,7 @@ handle_io(struct vcpu *v)
 	pthread_mutex_unlock(&lock);
 	return;
 bad:
-	die(EXIT_GUESTERR, "vCPU %d: unexpected %s of %u bytes (count %u) at port "
+	floor_die(EXIT_GUESTERR, "vCPU %d: unexpected %s of %u bytes (count %u) at port "
 	    "0x%x, rip 0x%" PRIx64, v->id, in ? "IN" : "OUT", run->io.size,
 	    run->io.count, port, guest_rip(v));
 }
@@ -393,21 +236,21 @@ vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			die(EXIT_INTERNAL, "vCPU %d: KVM_RUN: %s", v->id, strerror(errno));
+			floor_die(EXIT_INTERNAL, "vCPU %d: KVM_RUN: %s", v->id, strerror(errno));
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			handle_io(v);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			die(EXIT_GUESTERR, "vCPU %d: triple fault, rip 0x%" PRIx64,
+			floor_die(EXIT_GUESTERR, "vCPU %d: triple fault, rip 0x%" PRIx64,
 			    v->id, guest_rip(v));
 		case KVM_EXIT_MMIO:
-			die(EXIT_GUESTERR, "vCPU %d: MMIO at 0x%llx, which the floor "
+			floor_die(EXIT_GUESTERR, "vCPU %d: MMIO at 0x%llx, which the floor "
 			    "does not serve", v->id,
 			    (unsigned long long)v->run->mmio.phys_addr);
 		default:
-			die(EXIT_GUESTERR, "vCPU %d: unexpected exit reason %u, rip 0x%"
+			floor_die(EXIT_GUESTERR, "vCPU %d: unexpected exit reason %u, rip 0x%"
 			    PRIx64, v->id, v->run->exit_reason, guest_rip(v));
 		}
 	}
@@ -419,54 +262,54 @@ setup(const char *kernel, const char *cmdline)
 {
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0)
-		die(EXIT_INTERNAL, "/dev/kvm: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "/dev/kvm: %s", strerror(errno));
 	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		die(EXIT_INTERNAL, "/dev/kvm: unexpected API version");
+		floor_die(EXIT_INTERNAL, "/dev/kvm: unexpected API version");
 	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size < (int)sizeof(struct kvm_run))
-		die(EXIT_INTERNAL, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 	do {
 		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	} while (vm_fd < 0 && errno == EINTR);
 	if (vm_fd < 0)
-		die(EXIT_INTERNAL, "KVM_CREATE_VM: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_CREATE_VM: %s", strerror(errno));
 	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0)
 		(void)ioctl(vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+	floor_mem = mmap(NULL, floor_mem_size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED)
-		die(EXIT_INTERNAL, "cannot allocate guest memory: %s", strerror(errno));
+	if (floor_mem == MAP_FAILED)
+		floor_die(EXIT_INTERNAL, "cannot allocate guest memory: %s", strerror(errno));
 	struct kvm_userspace_memory_region slot = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = mem_size,
-		.userspace_addr = (uint64_t)(uintptr_t)mem,
+		.slot = 0, .guest_phys_addr = 0, .memory_size = floor_mem_size,
+		.userspace_addr = (uint64_t)(uintptr_t)floor_mem,
 	};
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		die(EXIT_INTERNAL, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 	if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		die(EXIT_INTERNAL, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	int n = 256;
 	cpuid_tmpl = calloc(1, sizeof(*cpuid_tmpl) + (size_t)n *
 	    sizeof(struct kvm_cpuid_entry2));
 	if (cpuid_tmpl == NULL)
-		die(EXIT_INTERNAL, "out of memory");
+		floor_die(EXIT_INTERNAL, "out of memory");
 	cpuid_tmpl->nent = (uint32_t)n;
 	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid_tmpl) < 0)
-		die(EXIT_INTERNAL, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		floor_die(EXIT_INTERNAL, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 	for (int i = 0; i < ncpus; i++) {
 		struct vcpu *v = &vcpus[i];
 		v->id = i;
 		v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
 		if (v->fd < 0)
-			die(EXIT_INTERNAL, "KVM_CREATE_VCPU %d: %s", i, strerror(errno));
+			floor_die(EXIT_INTERNAL, "KVM_CREATE_VCPU %d: %s", i, strerror(errno));
 		v->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE,
 		    MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED)
-			die(EXIT_INTERNAL, "cannot map kvm_run: %s", strerror(errno));
+			floor_die(EXIT_INTERNAL, "cannot map kvm_run: %s", strerror(errno));
 		set_cpuid(v);
 	}
-	write_boot_memory(cmdline);
-	uint64_t entry = load_elf(kernel);
-	set_long_mode(&vcpus[0], HYVE_BOOT_PML4, entry, HYVE_BOOT_STACK,
+	floor_write_boot_memory(cmdline, (unsigned)ncpus);
+	uint64_t entry = floor_load_elf(kernel);
+	floor_set_long_mode(vcpus[0].fd, HYVE_BOOT_PML4, entry, HYVE_BOOT_STACK,
 	    HYVE_BOOT_INFO, HYVE_BOOT_MAGIC);
 	int khz = ioctl(vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
 	fprintf(stderr, "ipifloor: tsc_khz = %d\n", khz > 0 ? khz : 0);
@@ -479,13 +322,15 @@ num_arg(const char *s, long lo, long hi, const char *what)
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		die(EXIT_USAGE, "bad %s '%s' (%ld..%ld)", what, s, lo, hi);
+		floor_die(EXIT_USAGE, "bad %s '%s' (%ld..%ld)", what, s, lo, hi);
 	return v;
 }
 
 int
 main(int argc, char **argv)
 {
+	floor_prog = "ipifloor";
+	floor_mem_size = 128ull << 20;
 	const char *cmdline = "";
 	long timeout = 300;
 	int ch;
@@ -501,7 +346,7 @@ main(int argc, char **argv)
 			direct = true;
 			break;
 		case 'm':
-			mem_size = (uint64_t)num_arg(optarg, 16, 3072, "memory size (MiB)") << 20;
+			floor_mem_size = (uint64_t)num_arg(optarg, 16, 3072, "memory size (MiB)") << 20;
 			break;
 		case 't':
 			timeout = num_arg(optarg, 1, 86400, "timeout (s)");
@@ -521,7 +366,7 @@ main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IONBF, 0);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
+	sa.sa_handler = floor_on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm((unsigned)timeout);
 	setup(argv[optind], cmdline);
