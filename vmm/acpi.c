@@ -158,6 +158,24 @@ build_mcfg(uint8_t *t)
 	return pos;
 }
 
+/* The x86 reset vector, 0xffff0 (F000:FFF0 in real mode): a few bytes of
+ * "firmware" that reset the machine through 0xcf9, as a BIOS would.  Linux
+ * reboots a hardware-reduced ACPI machine through EFI and then through a
+ * real-mode jump to this vector (arch/x86/kernel/reboot.c: BOOT_EFI, then
+ * BOOT_BIOS), so without it "reboot" hangs there. */
+static void
+put_reset_vector(uint8_t *area)
+{
+	static const uint8_t stub[] = {
+		0xb0, 0x06,             /* mov al, 6 (full reset) */
+		0xba, 0xf9, 0x0c,       /* mov dx, 0xcf9 */
+		0xee,                   /* out dx, al */
+		0xfa, 0xf4,             /* cli; hlt */
+		0xeb, 0xfc,             /* jmp back to cli */
+	};
+	memcpy(area + (0xffff0u - HYVE_ACPI_BASE), stub, sizeof(stub));
+}
+
 int
 acpi_build(struct vm *vm)
 {
@@ -197,5 +215,6 @@ acpi_build(struct vm *vm)
 	r->xsdt = HYVE_ACPI_BASE + xsdt_off;
 	r->checksum = checksum(r, 20);
 	r->ext_checksum = checksum(r, sizeof(*r));
+	put_reset_vector(area);
 	return 0;
 }

@@ -192,6 +192,11 @@ ATF_TC_BODY(acpi_fadt_dsdt, tc)
 	ATF_CHECK_EQ(sum(d, dlen), 0);
 	ATF_CHECK(memmem(d, dlen, "_S5_", 4) != NULL);
 	ATF_CHECK(memmem(d, dlen, "PCI0", 4) != NULL);
+	/* The reset vector a BIOS would hold: out 0xcf9 <- 6. */
+	const uint8_t *rv = vm->mem.lo + 0xffff0;
+	ATF_CHECK(rv[0] == 0xb0 && rv[1] == 0x06);              /* mov al, 6 */
+	ATF_CHECK(rv[2] == 0xba && rv[3] == 0xf9 && rv[4] == 0x0c);
+	ATF_CHECK_EQ(rv[5], 0xee);                              /* out dx, al */
 	fakevm_free(vm);
 }
 
