@@ -131,57 +131,6 @@ setup(const char *kernel, const char *cmdline, bool irqchip)
 	    host_tsc_khz());
 }
 
-/* A NUL-terminated guest string of at most HYVE_TR_STR_MAX bytes. */
-static bool
-guest_string(uint64_t gpa, char *out)
-{
-	for (uint32_t i = 0; i < HYVE_TR_STR_MAX; i++) {
-		const char *p = floor_gpa(gpa + i, 1);
-		if (p == NULL)
-			return false;
-		out[i] = (*p == '\n' || *p == '\r') ? ' ' : *p;
-		if (*p == '\0')
-			return true;
-	}
-	return false;
-}
-
-/* A hyve-testresult report, printed as hyve prints it; the status code. */
-static uint32_t
-take_report(uint32_t gpa)
-{
-	struct hyve_test_report rep;
-	const void *p = floor_gpa(gpa, sizeof(rep));
-	if (p == NULL)
-		return HYVE_TRE_ADDR;
-	memcpy(&rep, p, sizeof(rep));
-	if (rep.magic != HYVE_TR_MAGIC)
-		return HYVE_TRE_MAGIC;
-	char name[HYVE_TR_STR_MAX], msg[HYVE_TR_STR_MAX] = "";
-	if (!guest_string(rep.name, name) ||
-	    (rep.message != 0 && !guest_string(rep.message, msg)))
-		return HYVE_TRE_STRING;
-	const char *sep = msg[0] ? ": " : "";
-	switch (rep.status) {
-	case HYVE_TR_PASS:
-		fprintf(stderr, "exitfloor: test %s: PASS%s%s\n", name, sep, msg);
-		break;
-	case HYVE_TR_FAIL:
-		fprintf(stderr, "exitfloor: test %s: FAIL%s%s\n", name, sep, msg);
-		break;
-	case HYVE_TR_SKIP:
-		fprintf(stderr, "exitfloor: test %s: SKIP%s%s\n", name, sep, msg);
-		break;
-	case HYVE_TR_INFO:
-		fprintf(stderr, "exitfloor: info %s = %" PRIu64 "%s%s\n", name,
-		    rep.value, sep, msg);
-		break;
-	default:
-		return HYVE_TRE_STATUS;
-	}
-	return HYVE_TRE_OK;
-}
-
 static uint64_t
 guest_rip(void)
 {
@@ -203,7 +152,7 @@ slow_io(uint32_t *tr_status)
 			memcpy(d, tr_status, 4);
 		} else {
 			memcpy(&v, d, 4);
-			*tr_status = take_report(v);
+			*tr_status = floor_take_report(v);
 		}
 		return;
 	}

@@ -182,3 +182,51 @@ floor_set_long_mode(int vcpu_fd, uint64_t cr3, uint64_t rip, uint64_t rsp,
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &r) < 0)
 		floor_die(FLOOR_EXIT_INTERNAL, "KVM_SET_REGS: %s", strerror(errno));
 }
+
+/* A NUL-terminated guest string of at most HYVE_TR_STR_MAX bytes. */
+static int
+guest_string(uint64_t gpa, char *out)
+{
+	for (uint32_t i = 0; i < HYVE_TR_STR_MAX; i++) {
+		const char *p = floor_gpa(gpa + i, 1);
+		if (p == NULL)
+			return -1;
+		out[i] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+		if (*p == '\0')
+			return 0;
+	}
+	return -1;
+}
+
+uint32_t
+floor_take_report(uint32_t gpa)
+{
+	struct hyve_test_report rep;
+	const void *p = floor_gpa(gpa, sizeof(rep));
+	if (p == NULL)
+		return HYVE_TRE_ADDR;
+	memcpy(&rep, p, sizeof(rep));
+	if (rep.magic != HYVE_TR_MAGIC)
+		return HYVE_TRE_MAGIC;
+	char name[HYVE_TR_STR_MAX], msg[HYVE_TR_STR_MAX] = "";
+	if (guest_string(rep.name, name) < 0 ||
+	    (rep.message != 0 && guest_string(rep.message, msg) < 0))
+		return HYVE_TRE_STRING;
+	const char *sep = msg[0] ? ": " : "";
+	static const char *const word[] = { "", "PASS", "FAIL", "SKIP" };
+	switch (rep.status) {
+	case HYVE_TR_PASS:
+	case HYVE_TR_FAIL:
+	case HYVE_TR_SKIP:
+		fprintf(stderr, "%s: test %s: %s%s%s\n", floor_prog, name,
+		    word[rep.status], sep, msg);
+		break;
+	case HYVE_TR_INFO:
+		fprintf(stderr, "%s: info %s = %" PRIu64 "%s%s\n", floor_prog,
+		    name, rep.value, sep, msg);
+		break;
+	default:
+		return HYVE_TRE_STATUS;
+	}
+	return HYVE_TRE_OK;
+}

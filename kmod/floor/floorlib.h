@@ -29,4 +29,8 @@ void floor_write_boot_memory(const char *cmdline, unsigned ncpus);
 void floor_set_long_mode(int vcpu_fd, uint64_t cr3, uint64_t rip,
     uint64_t rsp, uint64_t rdi, uint64_t rsi);
 
+/* A hyve-testresult report at gpa, printed as hyve prints it (with this
+ * program's name); returns the device's status code (HYVE_TRE_*). */
+uint32_t floor_take_report(uint32_t gpa);
+
 #endif

@@ -80,52 +80,6 @@ set_cpuid(struct vcpu *v)
 	free(c);
 }
 
-static bool
-guest_string(uint64_t gpa, char *out)
-{
-	for (uint32_t i = 0; i < HYVE_TR_STR_MAX; i++) {
-		const char *p = floor_gpa(gpa + i, 1);
-		if (p == NULL)
-			return false;
-		out[i] = (*p == '\n' || *p == '\r') ? ' ' : *p;
-		if (*p == '\0')
-			return true;
-	}
-	return false;
-}
-
-static uint32_t
-take_report(uint32_t gpa)
-{
-	struct hyve_test_report rep;
-	const void *p = floor_gpa(gpa, sizeof(rep));
-	if (p == NULL)
-		return HYVE_TRE_ADDR;
-	memcpy(&rep, p, sizeof(rep));
-	if (rep.magic != HYVE_TR_MAGIC)
-		return HYVE_TRE_MAGIC;
-	char name[HYVE_TR_STR_MAX], msg[HYVE_TR_STR_MAX] = "";
-	if (!guest_string(rep.name, name) ||
-	    (rep.message != 0 && !guest_string(rep.message, msg)))
-		return HYVE_TRE_STRING;
-	const char *sep = msg[0] ? ": " : "";
-	static const char *const word[] = { "", "PASS", "FAIL", "SKIP" };
-	switch (rep.status) {
-	case HYVE_TR_PASS:
-	case HYVE_TR_FAIL:
-	case HYVE_TR_SKIP:
-		fprintf(stderr, "ipifloor: test %s: %s%s%s\n", name,
-		    word[rep.status], sep, msg);
-		break;
-	case HYVE_TR_INFO:
-		fprintf(stderr, "ipifloor: info %s = %" PRIu64 "\n", name, rep.value);
-		break;
-	default:
-		return HYVE_TRE_STATUS;
-	}
-	return HYVE_TRE_OK;
-}
-
 static void *vcpu_thread(void *arg);
 
 static void
@@ -203,7 +157,7 @@ handle_io(struct vcpu *v)
 			memcpy(d, &tr_status, 4);
 		} else {
 			memcpy(&val, d, 4);
-			tr_status = take_report(val);
+			tr_status = floor_take_report(val);
 		}
 	} else if (port == HYVE_PORT_APSTART) {
 		if (in) {
