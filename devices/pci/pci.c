@@ -5,6 +5,7 @@
  * model set them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,12 @@ static void
 func_destroy(void *arg)
 {
 	struct pci_func *f = arg;
+	if (f->msi.cap || f->msix.cap)
+		pr_info("%s (slot %u:%u): %" PRIu64 " interrupts: %" PRIu64
+		    " through irqfd, %" PRIu64 " with KVM_SIGNAL_MSI, %" PRIu64
+		    " memory writes", f->name, f->slot, f->fn, f->msgs_sent,
+		    f->msgs_irqfd, f->msgs_ioctl, f->msgs_mem);
+	irqroute_free(f);
 	free(f->msix.table);
 	free(f->msix.pba);
 	pthread_mutex_destroy(&f->lock);

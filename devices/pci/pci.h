@@ -52,6 +52,17 @@ struct msi_state {
 	uint32_t pending;
 };
 
+/* An MSI or MSI-X vector's path through the kernel module's irqfd
+ * (devices/pci/irqroute.c): an eventfd bound to a GSI whose MSI route is
+ * the vector's address and data, attached while the vector is live. */
+struct pci_vec {
+	int efd;                /* -1 until the vector first needs one */
+	int gsi;                /* -1 until routed */
+	bool attached;          /* a write to efd raises gsi */
+	uint64_t addr;          /* what gsi is routed as */
+	uint32_t data;
+};
+
 struct msix_state {
 	uint8_t cap;
 	int bar;                /* BAR holding table and PBA */
@@ -75,6 +86,12 @@ struct pci_func {
 	const struct pci_ops *ops;
 	void *priv;
 	uint64_t msgs_sent;             /* interrupts delivered */
+	/* ... by path: an irqfd, KVM_SIGNAL_MSI, a memory write (an address
+	 * outside the local APICs' window). */
+	uint64_t msgs_irqfd, msgs_ioctl, msgs_mem;
+	struct pci_vec *vec;            /* nvec_route entries, or NULL */
+	unsigned nvec_route;
+	bool irqfd_failed;              /* fell back to KVM_SIGNAL_MSI */
 };
 
 /* Create a function at "slot[:func]" (from -s). */
@@ -98,6 +115,16 @@ int pci_add_msix(struct pci_func *f, unsigned nvec, int bar,
  * message was sent or held, -EAGAIN when interrupts are disabled. */
 int pci_raise(struct pci_func *f, unsigned v);
 
+/* The eventfd of vector v, for a producer outside hyve (vhost): a write
+ * to it raises the vector as pci_raise would, through the module's irqfd;
+ * while the vector is masked the write is held as its pending bit and
+ * delivered once on unmask.  Returns the fd (owned by f) or -EOPNOTSUPP
+ * when the module offers no irqfds (or HYVE_IRQFD=off), -EINVAL for a
+ * vector the function does not have. */
+int pci_vector_eventfd(struct pci_func *f, unsigned v);
+/* Whether f's interrupts go through irqfds. */
+bool pci_irqfd_enabled(struct pci_func *f);
+
 /* Little-endian config helpers for device models. */
 void pci_cfg_set8(struct pci_func *f, unsigned off, uint8_t v);
 void pci_cfg_set16(struct pci_func *f, unsigned off, uint16_t v);
@@ -115,6 +142,19 @@ void msi_cfg_written(struct pci_func *f);
 void msix_cfg_written(struct pci_func *f);
 int msix_table_io(struct pci_func *f, uint64_t off, uint8_t *data,
     unsigned len, bool write);
-void msi_deliver(struct pci_func *f, uint64_t addr, uint32_t data);
+
+/* irqroute.c, used by msi.c (f->lock held).  irqroute_update makes vector
+ * v's irqfd follow the guest's programming: attached when live (enabled,
+ * unmasked, aimed at the local APICs) with addr and data, else detached;
+ * it returns true when the eventfd was written while detached (a message
+ * to hold pending).  irqroute_drain returns the same for a detached vector
+ * without changing anything else.  irqroute_send writes the eventfd of an
+ * attached vector routed as addr/data and returns true, else false. */
+bool irqroute_update(struct pci_func *f, unsigned v, bool live,
+    uint64_t addr, uint32_t data);
+bool irqroute_drain(struct pci_func *f, unsigned v);
+bool irqroute_send(struct pci_func *f, unsigned v, uint64_t addr,
+    uint32_t data);
+void irqroute_free(struct pci_func *f);
 
 #endif

@@ -3,6 +3,10 @@
  *   -s slot,virtio-net,tap=NAME[,mac=MAC][,queues=N]
  *   -s slot,virtio-net,tapN[,mac=MAC][,queues=N]     (bhyve's spelling)
  *   -s slot,virtio-net,fd=N[,mac=MAC]
+ * with ,vhost=on|off|auto (default off) on a tap: vhost-net moves the
+ * frames of each queue pair in the kernel once the driver is ready (see
+ * vhost.c); on requires /dev/vhost-net and the module's irqfds, auto uses
+ * them when both are there.
  * The backend is a file descriptor that carries one Ethernet frame per
  * read and write, each behind a 12-byte struct virtio_net_hdr_v1: a tap
  * opened with IFF_VNET_HDR, or (fd=N) any such descriptor hyve inherits,
@@ -24,6 +28,7 @@
 #include <inttypes.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,7 @@
 #include "devices/device.h"
 #include "devices/pci/pci.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/vhost.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -64,6 +70,7 @@ struct vnet_pair {
 	int fd;
 	bool polling;           /* fd is in n->ep */
 	bool dead;              /* the far end of an fd backend is gone */
+	bool vhost;             /* vhost-net serves the pair */
 	uint8_t *rxbuf;         /* a frame from the backend, waiting */
 	size_t rxlen;           /* 0: nothing waiting */
 };
@@ -79,6 +86,7 @@ struct vnet {
 	int ep;                 /* epoll over the backend fds */
 	uint8_t cfg[CFG_SIZE];
 	struct vnet_stats st;
+	struct vhost_net *vh;   /* NULL: frames go through hyve */
 	/* RX with mergeable buffers: the first chain (for num_buffers) and
 	 * the ones that follow, each to be pushed once the frame fits. */
 	struct vq_chain first, c;
@@ -158,7 +166,7 @@ vnet_parse_opts(const char *conf, struct vnet_opts *o, char *err,
     size_t errlen)
 {
 	static const char usage[] = "(-s slot,virtio-net,tap=NAME|tapN|fd=N"
-	    "[,mac=MAC][,queues=N])";
+	    "[,mac=MAC][,queues=N][,vhost=on|off|auto])";
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	o->queues = 1;
@@ -214,6 +222,19 @@ vnet_parse_opts(const char *conf, struct vnet_opts *o, char *err,
 				return -EINVAL;
 			}
 			o->queues = (unsigned)v;
+		} else if (strncmp(tok, "vhost=", 6) == 0) {
+			const char *v = tok + 6;
+			if (strcmp(v, "on") == 0)
+				o->vhost = VHOST_ON;
+			else if (strcmp(v, "off") == 0)
+				o->vhost = VHOST_OFF;
+			else if (strcmp(v, "auto") == 0)
+				o->vhost = VHOST_AUTO;
+			else {
+				snprintf(err, errlen, "virtio-net: bad %s (on, off "
+				    "or auto)", tok);
+				return -EINVAL;
+			}
 		} else {
 			snprintf(err, errlen, "virtio-net: unknown option '%s' %s",
 			    tok, usage);
@@ -227,6 +248,10 @@ vnet_parse_opts(const char *conf, struct vnet_opts *o, char *err,
 	if (o->fd >= 0 && o->queues > 1) {
 		snprintf(err, errlen, "virtio-net: queues=%u needs a tap backend",
 		    o->queues);
+		return -EINVAL;
+	}
+	if (o->fd >= 0 && o->vhost == VHOST_ON) {
+		snprintf(err, errlen, "virtio-net: vhost=on needs a tap backend");
 		return -EINVAL;
 	}
 	return 0;
@@ -312,7 +337,7 @@ tap_offload(struct vnet *n, unsigned long flags)
 static void
 poll_set(struct vnet_pair *p, bool on)
 {
-	if (p->polling == on || (on && p->dead))
+	if (p->polling == on || (on && (p->dead || p->vhost)))
 		return;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = p->idx };
 	if (epoll_ctl(p->n->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, p->fd,
@@ -706,6 +731,61 @@ vnet_notify(struct virtio_dev *d, unsigned q)
 		vnet_rx(n, &n->pair[q / 2]);    /* new buffers: resume */
 }
 
+/* ---- vhost-net ------------------------------------------------------ */
+
+static void
+vnet_vhost_stop(struct vnet *n)
+{
+	struct virtio_dev *d = n->d;
+	for (unsigned i = 0; n->vh != NULL && i < n->npairs; i++) {
+		struct vnet_pair *p = &n->pair[i];
+		if (!p->vhost)
+			continue;
+		vhost_net_stop_pair(n->vh, d, i);
+		(void)virtio_queue_external(d, 2 * i, false);
+		(void)virtio_queue_external(d, 2 * i + 1, false);
+		p->vhost = false;
+		poll_set(p, true);
+	}
+}
+
+/* DRIVER_OK: each queue pair whose rings are ready goes to vhost; one that
+ * cannot stays with hyve. */
+static void
+vnet_vhost_start(struct vnet *n)
+{
+	struct virtio_dev *d = n->d;
+	for (unsigned i = 0; n->vh != NULL && i < n->npairs; i++) {
+		struct vnet_pair *p = &n->pair[i];
+		if (p->vhost || !d->vq[2 * i].ready || !d->vq[2 * i + 1].ready)
+			continue;
+		p->vhost = true;
+		poll_set(p, false);
+		char err[160];
+		int r = virtio_queue_external(d, 2 * i, true);
+		if (r == 0)
+			r = virtio_queue_external(d, 2 * i + 1, true);
+		if (r < 0)
+			snprintf(err, sizeof(err), "vhost-net: queue pair %u: %s",
+			    i, strerror(-r));
+		else
+			r = vhost_net_start_pair(n->vh, d, i, p->fd, err,
+			    sizeof(err));
+		if (r < 0) {
+			pr_warn("virtio-net (slot %u): %s; frames of queue pair %u "
+			    "go through hyve", d->f->slot, err, i);
+			(void)virtio_queue_external(d, 2 * i, false);
+			(void)virtio_queue_external(d, 2 * i + 1, false);
+			p->vhost = false;
+			poll_set(p, true);
+			continue;
+		}
+		n->st.vhost_starts++;
+		pr_info("virtio-net (slot %u): queue pair %u on vhost-net", d->f->slot,
+		    i);
+	}
+}
+
 static void
 vnet_driver_ok(struct virtio_dev *d)
 {
@@ -722,12 +802,14 @@ vnet_driver_ok(struct virtio_dev *d)
 			off |= TUN_F_TSO_ECN;
 	}
 	tap_offload(n, off);
+	vnet_vhost_start(n);
 }
 
 static void
 vnet_reset(struct virtio_dev *d)
 {
 	struct vnet *n = d->priv;
+	vnet_vhost_stop(n);
 	for (unsigned i = 0; i < n->npairs; i++) {
 		if (n->pair[i].rxlen) {
 			n->st.rx_dropped++;
@@ -772,6 +854,48 @@ vnet_get_stats(const struct virtio_dev *d)
 }
 
 /* ---- creation --------------------------------------------------------- */
+
+/* Before the PCI function and its irqfds go (added after them). */
+static void
+vnet_vhost_close(void *arg)
+{
+	struct vnet *n = arg;
+	struct virtio_dev *d = n->d;
+	pthread_mutex_lock(&d->lock);
+	vnet_vhost_stop(n);
+	vhost_net_close(n->vh);
+	n->vh = NULL;
+	pr_info("virtio-net (slot %u): %" PRIu64 " frames received and %" PRIu64
+	    " sent by hyve, %" PRIu64 " queue pair start(s) on vhost-net",
+	    d->f->slot, n->st.rx_frames, n->st.tx_frames, n->st.vhost_starts);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* vhost=on|auto: open /dev/vhost-net, or say why not (an error for on). */
+static int
+vnet_vhost_open(struct vnet *n, const struct vnet_opts *o,
+    const struct dev_config *dc, char *err, size_t errlen)
+{
+	if (o->vhost == VHOST_OFF)
+		return 0;
+	char why[160] = "";
+	int r = -EINVAL;
+	if (!n->tap)
+		snprintf(why, sizeof(why), "the backend is not a tap");
+	else if ((r = vhost_net_open(VHOST_NET_DEV, n->npairs, &n->vh, why,
+	    sizeof(why))) < 0)
+		n->vh = NULL;
+	if (n->vh == NULL) {
+		if (o->vhost == VHOST_ON) {
+			/* A configuration error: hyve exits 64. */
+			snprintf(err, errlen, "virtio-net: vhost=on: %s", why);
+			return r == -ENOENT || r == -EACCES ? r : -EINVAL;
+		}
+		pr_info("virtio-net (slot %s): vhost=auto: %s; frames go through "
+		    "hyve", dc->slot, why);
+	}
+	return 0;
+}
 
 static void
 vnet_close(void *arg)
@@ -849,6 +973,9 @@ vnet_init(struct vm *vm, const struct dev_config *dc, char *err,
 		p->polling = true;
 	}
 	tap_attach(n);
+	r = vnet_vhost_open(n, &o, dc, err, errlen);
+	if (r < 0)
+		return r;
 
 	uint8_t mac[6];
 	if (o.have_mac)
@@ -869,6 +996,22 @@ vnet_init(struct vm *vm, const struct dev_config *dc, char *err,
 	if (r < 0)
 		return r;
 	n->d = d;
+	if (n->vh != NULL && !pci_irqfd_enabled(d->f)) {
+		/* vhost signals completions on eventfds only KVM reads. */
+		vhost_net_close(n->vh);
+		n->vh = NULL;
+		if (o.vhost == VHOST_ON) {
+			snprintf(err, errlen, "virtio-net: vhost=on needs the "
+			    "hypervisor module's irqfds (%s)", d->vm->hv == NULL ?
+			    "no module" : "absent or HYVE_IRQFD=off");
+			return -EINVAL;
+		}
+		pr_info("virtio-net (slot %s): vhost=auto: no irqfds; frames go "
+		    "through hyve", dc->slot);
+	}
+	r = vm_add_hook(vm, false, vnet_vhost_close, n);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&d->lock);
 	memcpy(d->cfg, n->cfg, CFG_SIZE);
 	if (n->tap)
@@ -876,6 +1019,16 @@ vnet_init(struct vm *vm, const struct dev_config *dc, char *err,
 	if (n->npairs > 1)
 		d->offered |= (1ull << VIRTIO_NET_F_CTRL_VQ) |
 		    (1ull << VIRTIO_NET_F_MQ);
+	if (n->vh != NULL) {
+		/* Ring and header layouts vhost does not handle are not
+		 * offered (the offloads are the tap's business). */
+		uint64_t vf = vhost_net_features(n->vh);
+		uint64_t ring = (1ull << VIRTIO_F_VERSION_1) |
+		    (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+		    (1ull << VIRTIO_RING_F_EVENT_IDX) |
+		    (1ull << VIRTIO_NET_F_MRG_RXBUF);
+		d->offered &= ~(ring & ~vf);
+	}
 	pthread_mutex_unlock(&d->lock);
 	r = virtio_poll_fd(d, n->ep, vnet_backend_ready, n);
 	if (r < 0) {
@@ -884,9 +1037,10 @@ vnet_init(struct vm *vm, const struct dev_config *dc, char *err,
 		return r;
 	}
 	pr_info("virtio-net (slot %s): %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x, "
-	    "%u queue pair%s", dc->slot, n->tap ? "tap " : "fd backend",
+	    "%u queue pair%s%s", dc->slot, n->tap ? "tap " : "fd backend",
 	    n->tap ? n->ifname : "", mac[0], mac[1], mac[2], mac[3], mac[4],
-	    mac[5], n->npairs, n->npairs > 1 ? "s" : "");
+	    mac[5], n->npairs, n->npairs > 1 ? "s" : "", n->vh ? ", vhost-net" :
+	    "");
 	return 0;
 }
 

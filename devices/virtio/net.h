@@ -22,6 +22,7 @@ struct vnet_opts {
 	bool have_mac;
 	uint8_t mac[6];
 	unsigned queues;        /* queue pairs, 1 to VNET_MAX_PAIRS */
+	enum vnet_vhost { VHOST_OFF, VHOST_ON, VHOST_AUTO } vhost;
 };
 
 /* What the device saw; every frame or chain it did not pass on is counted
@@ -36,6 +37,7 @@ struct vnet_stats {
 	uint64_t tx_bad_chains;         /* TX chains refused (short, bad header) */
 	uint64_t tx_dropped;            /* backend refused or was full */
 	uint64_t ctrl_cmds, ctrl_errors;
+	uint64_t vhost_starts;          /* queue pairs handed to vhost-net */
 };
 
 /* Parse what follows "virtio-net," on -s.  0, or -EINVAL with one line. */

@@ -49,6 +49,7 @@ struct virtio_dev {
 	uint16_t queue_max;
 	struct virtqueue *vq;
 	int *kick;                      /* eventfd per queue */
+	uint64_t external;              /* queues served outside hyve (vhost) */
 	bool *ioeventfd;                /* registered with the module */
 	uint64_t notify_gpa;            /* where the notify region is mapped */
 	uint8_t cfg[256];               /* device configuration */
@@ -77,5 +78,9 @@ void virtio_config_changed(struct virtio_dev *d);
  * the device should stop (DEVICE_NEEDS_RESET) rather than go on. */
 void virtio_bad_chain(struct virtio_dev *d, unsigned q, int err);
 bool virtio_negotiated(const struct virtio_dev *d, unsigned bit);
+/* Queue q is served elsewhere (on: its kicks no longer wake the worker,
+ * which leaves the queue alone) or by the device model again (off).
+ * d->lock held. */
+int virtio_queue_external(struct virtio_dev *d, unsigned q, bool on);
 
 #endif

@@ -364,7 +364,7 @@ worker_main(void *arg)
 				}
 				if ((d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 				    !(d->status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-				    d->vq[id].ready)
+				    d->vq[id].ready && !((d->external >> id) & 1))
 					d->ops->queue_notify(d, id);
 			} else {
 				struct poll_entry *p = &vp->poll[id - d->nvq - 1];
@@ -373,6 +373,24 @@ worker_main(void *arg)
 			pthread_mutex_unlock(&d->lock);
 		}
 	}
+}
+
+int
+virtio_queue_external(struct virtio_dev *d, unsigned q, bool on)
+{
+	if (q >= d->nvq)
+		return -EINVAL;
+	if (((d->external >> q) & 1) == on)
+		return 0;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = q };
+	if (epoll_ctl(d->epfd, on ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, d->kick[q],
+	    &ev) < 0)
+		return -errno;
+	if (on)
+		d->external |= 1ull << q;
+	else
+		d->external &= ~(1ull << q);
+	return 0;
 }
 
 int
@@ -389,16 +407,26 @@ virtio_poll_fd(struct virtio_dev *d, int fd, virtio_fd_cb cb, void *arg)
 	return 0;
 }
 
+/* The worker raises interrupts on d->f: it stops before the function
+ * goes (this hook is added after the function's, so it runs first). */
+static void
+virtio_stop(void *arg)
+{
+	struct virtio_dev *d = arg;
+	if (d->worker_running) {
+		uint64_t one = 1;
+		if (write(d->stop_fd, &one, 8) == 8)
+			pthread_join(d->worker, NULL);
+		d->worker_running = false;
+	}
+}
+
 static void
 virtio_destroy(void *arg)
 {
 	struct virtio_pci *vp = arg;
 	struct virtio_dev *d = &vp->d;
-	if (d->worker_running) {
-		uint64_t one = 1;
-		if (write(d->stop_fd, &one, 8) == 8)
-			pthread_join(d->worker, NULL);
-	}
+	virtio_stop(d);
 	for (unsigned q = 0; q < d->nvq; q++) {
 		if (d->ioeventfd && d->ioeventfd[q] && d->vm->hv)
 			(void)hv_vm_ioeventfd(d->vm->hv, d->notify_gpa +
@@ -533,6 +561,9 @@ virtio_dev_create(struct vm *vm, const struct dev_config *dc,
 		snprintf(err, errlen, "%s: PCI set-up: %s", ops->name, strerror(-r));
 		return r;
 	}
+	r = vm_add_hook(vm, false, virtio_stop, d);
+	if (r < 0)
+		return r;
 	r = pthread_create(&d->worker, NULL, worker_main, vp);
 	if (r != 0) {
 		snprintf(err, errlen, "%s: worker thread: %s", ops->name,

@@ -1,10 +1,13 @@
 /* PCI: configuration mechanisms, BAR sizing and decoding, capability list,
  * MSI and MSI-X masking.  Messages are aimed at guest RAM (not the APIC
- * window), where a message is a plain memory write the test can observe. */
+ * window), where a message is a plain memory write the test can observe;
+ * the irqfd cases give the fake VM a real KVM VM (no vCPUs) and watch the
+ * vectors' eventfds and routes instead. */
 #include <atf-c.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/pci_regs.h>
 
@@ -279,6 +282,164 @@ ATF_TC_BODY(dma_checked, tc)
 	fakevm_free(vm);
 }
 
+/* ---- irqfd routes ------------------------------------------------------ */
+
+/* The fake VM with a KVM VM behind it (for routes and irqfds only). */
+static struct vm *
+mkvm_kvm(void)
+{
+	if (hv_open() < 0 || !hv_has_irqfd())
+		atf_tc_skip("no /dev/kvm with irqfds and GSI routing");
+	struct vm *vm = mkvm();
+	ATF_REQUIRE_EQ(hv_vm_create(&vm->hv), 0);
+	ATF_REQUIRE_EQ(hv_vm_create_irqchip(vm->hv), 0);
+	return vm;
+}
+
+static void
+free_kvm(struct vm *vm)
+{
+	struct hv_vm *hv = vm->hv;
+	fakevm_free(vm);                /* detaches and frees the routes */
+	hv_vm_destroy(hv);
+}
+
+static void
+msix_entry(struct vm *vm, uint64_t bar2, unsigned v, uint64_t addr,
+    uint32_t data, uint32_t ctl)
+{
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 16 * v,
+	    (uint8_t *)&addr, 8, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 16 * v + 8,
+	    (uint8_t *)&data, 4, true), 0);
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 16 * v + 12,
+	    (uint8_t *)&ctl, 4, true), 0);
+}
+
+/* Whether an eventfd holds a count (and take it). */
+static bool
+efd_counted(int fd)
+{
+	uint64_t n;
+	return read(fd, &n, sizeof(n)) == sizeof(n) && n > 0;
+}
+
+ATF_TC_WITHOUT_HEAD(irqfd_msix);
+ATF_TC_BODY(irqfd_msix, tc)
+{
+	struct vm *vm = mkvm_kvm();
+	struct pci_func *f = pci_lookup(vm, 3, 0);
+	ATF_REQUIRE(f != NULL);
+	uint64_t bar2 = (cfg_rd(vm, 3, PCI_BASE_ADDRESS_2, 4) & ~15u) |
+	    (uint64_t)cfg_rd(vm, 3, PCI_BASE_ADDRESS_3, 4) << 32;
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	unsigned x = cap_of(vm, PCI_CAP_ID_MSIX);
+	msix_entry(vm, bar2, 7, HYVE_LAPIC_BASE, 0x47, 0);
+	ATF_CHECK(f->vec == NULL || !f->vec[7].attached);  /* not enabled yet */
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	ATF_REQUIRE(f->vec != NULL && f->vec[7].attached);
+	ATF_CHECK(f->vec[7].gsi >= 24 && f->vec[7].data == 0x47);
+	ATF_CHECK(f->vec[8].efd < 0 && !f->vec[8].attached);  /* masked */
+	/* Raised: one eventfd write, which KVM takes at once. */
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(f->msgs_irqfd, 1);
+	ATF_CHECK_EQ(f->msgs_ioctl, 0);
+	int efd = pci_vector_eventfd(f, 7);
+	ATF_REQUIRE(efd >= 0);
+	ATF_CHECK(!efd_counted(efd));
+	uint64_t one = 1;
+	ATF_REQUIRE_EQ(write(efd, &one, 8), 8);             /* an outside producer */
+	ATF_CHECK(!efd_counted(efd));
+	/* Masked: detached; the device's raise and the producer's write are
+	 * one pending bit, sent once on unmask. */
+	msix_entry(vm, bar2, 7, HYVE_LAPIC_BASE, 0x47, 1);
+	ATF_CHECK(!f->vec[7].attached);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_REQUIRE_EQ(write(efd, &one, 8), 8);
+	uint64_t pba = 0;
+	ATF_REQUIRE_EQ(bus_access(&vm->mmio, &cpu, bar2 + 0x800, (uint8_t *)&pba,
+	    8, false), 0);
+	ATF_CHECK_EQ(pba, 1ull << 7);
+	/* The producer again, after the PBA was read: the eventfd holds it. */
+	ATF_REQUIRE_EQ(write(efd, &one, 8), 8);
+	ATF_CHECK_EQ(f->msgs_irqfd, 1);
+	/* Retargeted while masked, then unmasked: the route follows, the
+	 * pending message goes once, through the irqfd. */
+	msix_entry(vm, bar2, 7, HYVE_LAPIC_BASE | (1u << 12), 0x52, 0);
+	ATF_CHECK(f->vec[7].attached);
+	ATF_CHECK_EQ(f->vec[7].addr, HYVE_LAPIC_BASE | (1u << 12));
+	ATF_CHECK_EQ(f->vec[7].data, 0x52);
+	ATF_CHECK_EQ(f->msgs_irqfd, 2);
+	ATF_CHECK_EQ(f->msix.pba[0], 0);
+	ATF_CHECK(!efd_counted(efd));
+	/* Function mask: every vector detached; a raise is held. */
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE |
+	    PCI_MSIX_FLAGS_MASKALL);
+	ATF_CHECK(!f->vec[7].attached);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(f->msgs_irqfd, 2);
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	ATF_CHECK(f->vec[7].attached);
+	ATF_CHECK_EQ(f->msgs_irqfd, 3);
+	/* An address outside the APIC window: no route, a memory write. */
+	msix_entry(vm, bar2, 7, MSG_AT, 0x66, 0);
+	ATF_CHECK(!f->vec[7].attached);
+	reg_rw(vm, PCITEST_RAISE, 7, true);
+	ATF_CHECK_EQ(landed(vm), 0x66);
+	ATF_CHECK_EQ(f->msgs_mem, 1);
+	/* Disabled: detached. */
+	msix_entry(vm, bar2, 7, HYVE_LAPIC_BASE, 0x47, 0);
+	ATF_CHECK(f->vec[7].attached);
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, 0);
+	ATF_CHECK(!f->vec[7].attached);
+	ATF_CHECK_EQ(f->msgs_ioctl, 0);
+	ATF_CHECK_EQ(pci_vector_eventfd(f, 32), -EINVAL);
+	free_kvm(vm);
+}
+
+ATF_TC_WITHOUT_HEAD(irqfd_msi);
+ATF_TC_BODY(irqfd_msi, tc)
+{
+	struct vm *vm = mkvm_kvm();
+	struct pci_func *f = pci_lookup(vm, 3, 0);
+	cfg_wr(vm, 3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	unsigned m = cap_of(vm, PCI_CAP_ID_MSI);
+	cfg_wr(vm, 3, m + PCI_MSI_ADDRESS_LO, 4, HYVE_LAPIC_BASE);
+	cfg_wr(vm, 3, m + PCI_MSI_ADDRESS_HI, 4, 0);
+	cfg_wr(vm, 3, m + PCI_MSI_DATA_64, 2, 0x40);
+	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 1u << 2);
+	/* 4 vectors: data 0x40..0x43, vector 2 masked. */
+	cfg_wr(vm, 3, m + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | (2 << 4));
+	ATF_REQUIRE(f->vec != NULL);
+	for (unsigned v = 0; v < 4; v++) {
+		ATF_CHECK_EQ(f->vec[v].attached, v != 2);
+		if (v != 2)
+			ATF_CHECK_EQ(f->vec[v].data, 0x40 + v);
+	}
+	ATF_CHECK(!f->vec[4].attached);
+	reg_rw(vm, PCITEST_RAISE, 1, true);
+	reg_rw(vm, PCITEST_RAISE, 2, true);
+	ATF_CHECK_EQ(f->msgs_irqfd, 1);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 1u << 2);
+	/* Unmask: attached, the pending message sent once. */
+	cfg_wr(vm, 3, m + PCI_MSI_MASK_64, 4, 0);
+	ATF_CHECK(f->vec[2].attached);
+	ATF_CHECK_EQ(f->msgs_irqfd, 2);
+	ATF_CHECK_EQ(cfg_rd(vm, 3, m + PCI_MSI_PENDING_64, 4), 0);
+	/* New data: every route follows. */
+	cfg_wr(vm, 3, m + PCI_MSI_DATA_64, 2, 0x60);
+	ATF_CHECK_EQ(f->vec[3].data, 0x63);
+	/* MSI-X enabled: MSI's vectors are off. */
+	unsigned x = cap_of(vm, PCI_CAP_ID_MSIX);
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	for (unsigned v = 0; v < 4; v++)
+		ATF_CHECK(!f->vec[v].attached);     /* MSI-X entries masked */
+	cfg_wr(vm, 3, x + PCI_MSIX_FLAGS, 2, 0);
+	ATF_CHECK(f->vec[0].attached);
+	ATF_CHECK_EQ(f->msgs_ioctl, 0);
+	free_kvm(vm);
+}
+
 ATF_TP_ADD_TCS(tp)
 {
 	ATF_TP_ADD_TC(tp, config_space);
@@ -286,5 +447,7 @@ ATF_TP_ADD_TCS(tp)
 	ATF_TP_ADD_TC(tp, msi_multivector_and_masking);
 	ATF_TP_ADD_TC(tp, msix_table_and_masks);
 	ATF_TP_ADD_TC(tp, dma_checked);
+	ATF_TP_ADD_TC(tp, irqfd_msix);
+	ATF_TP_ADD_TC(tp, irqfd_msi);
 	return atf_no_error();
 }

@@ -78,12 +78,18 @@ ATF_TC_BODY(options, tc)
 	ATF_CHECK(strcmp(o.tap, "vt0") == 0 && o.have_mac && o.mac[5] == 7 &&
 	    o.queues == 4);
 	ATF_REQUIRE_EQ(vnet_parse_opts("fd=5", &o, err, sizeof(err)), 0);
-	ATF_CHECK(o.fd == 5 && o.tap[0] == '\0');
+	ATF_CHECK(o.fd == 5 && o.tap[0] == '\0' && o.vhost == VHOST_OFF);
+	ATF_REQUIRE_EQ(vnet_parse_opts("tap0,vhost=on", &o, err, sizeof(err)), 0);
+	ATF_CHECK(o.vhost == VHOST_ON);
+	ATF_REQUIRE_EQ(vnet_parse_opts("tap0,vhost=auto", &o, err, sizeof(err)), 0);
+	ATF_CHECK(o.vhost == VHOST_AUTO);
+	ATF_REQUIRE_EQ(vnet_parse_opts("fd=5,vhost=auto", &o, err, sizeof(err)), 0);
+	ATF_CHECK(o.vhost == VHOST_AUTO);
 	static const char *bad[] = { "", "mac=52:54:00:00:00:01", "tap=",
 	    "tap=a/b", "tap=0123456789abcdef", "tap0,tap1", "tap0,fd=3",
 	    "tap0,queues=0", "tap0,queues=9", "tap0,queues=x", "fd=-1", "fd=",
 	    "fd=3,queues=2", "tap0,mac=01:00:00:00:00:01", "tap0,bogus",
-	    "tap0,vhost=on", "eth0" };
+	    "tap0,vhost=yes", "tap0,vhost=", "fd=3,vhost=on", "eth0" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		ATF_CHECK_MSG(vnet_parse_opts(bad[i], &o, err, sizeof(err)) ==
