@@ -103,6 +103,7 @@ bus_destroy(void *arg)
 {
 	struct pci_bus *pb = arg;
 	pthread_mutex_destroy(&pb->lock);
+	pthread_mutex_destroy(&pb->intx_lock);
 	free(pb);
 }
 
@@ -115,6 +116,7 @@ hostbridge_init(struct vm *vm, const struct dev_config *dc, char *err,
 	if (pb == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&pb->lock, NULL);
+	pthread_mutex_init(&pb->intx_lock, NULL);
 	pb->io_next = HYVE_PCI_IO;
 	pb->mmio32_next = HYVE_PCI_MMIO32;
 	pb->mmio64_next = HYVE_PCI_MMIO64;

@@ -353,6 +353,15 @@ msix_table_io(struct pci_func *f, uint64_t off, uint8_t *data, unsigned len,
 	return -EINVAL;
 }
 
+bool
+pci_msix_enabled(struct pci_func *f)
+{
+	pthread_mutex_lock(&f->lock);
+	bool on = msix_enabled(f);
+	pthread_mutex_unlock(&f->lock);
+	return on;
+}
+
 int
 pci_raise(struct pci_func *f, unsigned v)
 {

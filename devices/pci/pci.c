@@ -87,6 +87,9 @@ func_destroy(void *arg)
 		    " through irqfd, %" PRIu64 " with KVM_SIGNAL_MSI, %" PRIu64
 		    " memory writes", f->name, f->slot, f->fn, f->msgs_sent,
 		    f->msgs_irqfd, f->msgs_ioctl, f->msgs_mem);
+	if (f->intx_asserts)
+		pr_info("%s (slot %u:%u): INTx asserted %" PRIu64 " times",
+		    f->name, f->slot, f->fn, f->intx_asserts);
 	irqroute_free(f);
 	free(f->msix.table);
 	free(f->msix.pba);
@@ -381,6 +384,8 @@ pci_cfg_write(struct pci_func *f, unsigned off, unsigned len, uint32_t v)
 	if (overlaps(off, len, PCI_COMMAND, 2) ||
 	    overlaps(off, len, PCI_BASE_ADDRESS_0, 24))
 		update_bars(f);
+	if (f->intx && overlaps(off, len, PCI_COMMAND, 2))
+		intx_update(f);
 	if (f->msi.cap && overlaps(off, len, f->msi.cap, 24))
 		msi_cfg_written(f);
 	if (f->msix.cap && overlaps(off, len, f->msix.cap, 12))

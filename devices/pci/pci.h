@@ -92,6 +92,12 @@ struct pci_func {
 	struct pci_vec *vec;            /* nvec_route entries, or NULL */
 	unsigned nvec_route;
 	bool irqfd_failed;              /* fell back to KVM_SIGNAL_MSI */
+	/* INTx (intx.c): pin INTA on I/O APIC input intx_gsi, if intx. */
+	bool intx;
+	uint8_t intx_gsi;
+	bool intx_level;                /* what the device asks for */
+	bool intx_out;                  /* what it drives (not disabled) */
+	uint64_t intx_asserts;
 };
 
 /* Create a function at "slot[:func]" (from -s). */
@@ -125,6 +131,20 @@ int pci_vector_eventfd(struct pci_func *f, unsigned v);
 /* Whether f's interrupts go through irqfds. */
 bool pci_irqfd_enabled(struct pci_func *f);
 
+/* INTx: legacy interrupts through pin INTA, level-triggered, wired to the
+ * I/O APIC input PCI_INTX_GSI0 + slot % PCI_INTX_GSIS (shared by slots
+ * that agree modulo 8: the line is high while any of them asserts).  The
+ * guest's INTx-disable command bit masks the output; the status register's
+ * interrupt bit shows the function's level.  pci_add_intx sets the
+ * interrupt pin and line registers; pci_intx_set (without f->lock) changes
+ * the level. */
+#define PCI_INTX_GSI0 16
+#define PCI_INTX_GSIS 8
+int pci_add_intx(struct pci_func *f);
+void pci_intx_set(struct pci_func *f, bool level);
+/* Whether MSI-X is enabled in f's capability (without f->lock). */
+bool pci_msix_enabled(struct pci_func *f);
+
 /* Little-endian config helpers for device models. */
 void pci_cfg_set8(struct pci_func *f, unsigned off, uint8_t v);
 void pci_cfg_set16(struct pci_func *f, unsigned off, uint16_t v);
@@ -142,6 +162,9 @@ void msi_cfg_written(struct pci_func *f);
 void msix_cfg_written(struct pci_func *f);
 int msix_table_io(struct pci_func *f, uint64_t off, uint8_t *data,
     unsigned len, bool write);
+
+/* intx.c, used by pci.c after a command-register write (f->lock held). */
+void intx_update(struct pci_func *f);
 
 /* irqroute.c, used by msi.c (f->lock held).  irqroute_update makes vector
  * v's irqfd follow the guest's programming: attached when live (enabled,

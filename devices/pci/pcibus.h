@@ -17,6 +17,9 @@ struct pci_bus {
 	uint64_t io_next, mmio32_next, mmio64_next;
 	uint32_t cf8;           /* configuration address register */
 	pthread_mutex_t lock;
+	/* INTx (intx.c): how many functions hold each shared GSI high. */
+	pthread_mutex_t intx_lock;
+	unsigned intx_count[PCI_INTX_GSIS];
 };
 
 #endif

@@ -457,7 +457,7 @@ parse_conf(const char *conf, char *path, size_t plen, bool *ro,
 	char *save, *tok = strtok_r(buf, ",", &save);
 	if (tok == NULL || tok[0] == '\0') {
 		snprintf(err, errlen, "virtio-blk: no backing file (-s slot,"
-		    "virtio-blk,PATH[,ro][,queues=N][,serial=ID])");
+		    "virtio-blk,PATH[,ro][,queues=N][,serial=ID][,transport=T])");
 		return -EINVAL;
 	}
 	snprintf(path, plen, "%s", tok);
@@ -475,7 +475,7 @@ parse_conf(const char *conf, char *path, size_t plen, bool *ro,
 			*queues = (unsigned)v;
 		} else if (strncmp(tok, "serial=", 7) == 0) {
 			snprintf(serial, VIRTIO_BLK_ID_BYTES + 1, "%s", tok + 7);
-		} else {
+		} else if (!virtio_transport_opt(tok)) {
 			snprintf(err, errlen, "virtio-blk: unknown option '%s'", tok);
 			return -EINVAL;
 		}

@@ -370,10 +370,19 @@ static int
 vcon_init(struct vm *vm, const struct dev_config *dc, char *err,
     size_t errlen)
 {
-	if (strchr(dc->conf, ',') != NULL) {
-		snprintf(err, errlen, "virtio-console: one backend only ('%s')",
-		    dc->conf);
-		return -EINVAL;
+	/* One backend, and the transport's option. */
+	char be[sizeof(dc->conf)] = "", buf[sizeof(dc->conf)], *save, *tok;
+	snprintf(buf, sizeof(buf), "%s", dc->conf);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (virtio_transport_opt(tok))
+			continue;
+		if (be[0] != '\0') {
+			snprintf(err, errlen, "virtio-console: one backend only "
+			    "('%s')", dc->conf);
+			return -EINVAL;
+		}
+		snprintf(be, sizeof(be), "%s", tok);
 	}
 	struct vcon *v = vm_dev_alloc(vm, sizeof(*v));
 	if (v == NULL)
@@ -387,7 +396,7 @@ vcon_init(struct vm *vm, const struct dev_config *dc, char *err,
 		snprintf(err, errlen, "virtio-console: epoll: %s", strerror(errno));
 		return -errno;
 	}
-	r = open_backend(v, dc->conf, err, errlen);
+	r = open_backend(v, be, err, errlen);
 	if (r < 0)
 		return r;
 	struct virtio_dev *d;

@@ -3,6 +3,7 @@
  *   -s slot,virtio-net,tap=NAME[,mac=MAC][,queues=N]
  *   -s slot,virtio-net,tapN[,mac=MAC][,queues=N]     (bhyve's spelling)
  *   -s slot,virtio-net,fd=N[,mac=MAC]
+ * and ,transport=modern|transitional|legacy (virtio_pci.c),
  * with ,vhost=on|off|auto (default off) on a tap: vhost-net moves the
  * frames of each queue pair in the kernel once the driver is ready (see
  * vhost.c); on requires /dev/vhost-net and the module's irqfds, auto uses
@@ -12,7 +13,10 @@
  * opened with IFF_VNET_HDR, or (fd=N) any such descriptor hyve inherits,
  * a datagram socket pair for instance.  With a tap the checksum and TSO
  * offloads are offered to the guest, and what the guest accepts is passed
- * on with TUNSETOFFLOAD; an fd backend offers no offloads.
+ * on with TUNSETOFFLOAD; an fd backend offers no offloads.  The guest's
+ * header is the same 12 bytes, but for a legacy driver that negotiated
+ * neither VERSION_1 nor MRG_RXBUF: its header is the 10-byte struct
+ * virtio_net_hdr (no num_buffers), converted on the way through.
  *
  * Receive runs on the device worker: the backend fds sit in an epoll set
  * of our own that the worker watches.  A frame read from the backend waits
@@ -41,19 +45,16 @@
 
 #include "devices/device.h"
 #include "devices/pci/pci.h"
-#include "devices/virtio/net.h"
-#include "devices/virtio/vhost.h"
+#include "devices/virtio/net_dev.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define QUEUE_SIZE 256
 #define ETH_HLEN 14
 #define FRAME_MAX (65535 + ETH_HLEN + 4)        /* a TSO frame, VLAN tag */
 #define RXBUF_SIZE (VNET_HDR_LEN + FRAME_MAX)
 #define RX_BUDGET 64            /* frames per wake-up before others run */
-#define CFG_SIZE 10             /* mac, status, max_virtqueue_pairs */
 #define NEEDS_RESET 0x40
 
 #define OFFLOAD_FEATURES ((1ull << VIRTIO_NET_F_CSUM) | \
@@ -61,38 +62,6 @@
 	(1ull << VIRTIO_NET_F_GUEST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_ECN) | \
 	(1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) | \
 	(1ull << VIRTIO_NET_F_HOST_ECN))
-
-struct vnet;
-
-struct vnet_pair {
-	struct vnet *n;
-	unsigned idx;
-	int fd;
-	bool polling;           /* fd is in n->ep */
-	bool dead;              /* the far end of an fd backend is gone */
-	bool vhost;             /* vhost-net serves the pair */
-	uint8_t *rxbuf;         /* a frame from the backend, waiting */
-	size_t rxlen;           /* 0: nothing waiting */
-};
-
-struct vnet {
-	struct virtio_dev *d;
-	bool tap;               /* else an fd backend */
-	bool sock;              /* the fd backend is a socket */
-	bool own_fds;
-	char ifname[IFNAMSIZ];
-	unsigned npairs, active;
-	struct vnet_pair pair[VNET_MAX_PAIRS];
-	int ep;                 /* epoll over the backend fds */
-	uint8_t cfg[CFG_SIZE];
-	struct vnet_stats st;
-	struct vhost_net *vh;   /* NULL: frames go through hyve */
-	/* RX with mergeable buffers: the first chain (for num_buffers) and
-	 * the ones that follow, each to be pushed once the frame fits. */
-	struct vq_chain first, c;
-	uint16_t heads[QUEUE_SIZE];
-	uint32_t lens[QUEUE_SIZE];
-};
 
 static const struct virtio_ops vnet_ops;
 
@@ -166,7 +135,7 @@ vnet_parse_opts(const char *conf, struct vnet_opts *o, char *err,
     size_t errlen)
 {
 	static const char usage[] = "(-s slot,virtio-net,tap=NAME|tapN|fd=N"
-	    "[,mac=MAC][,queues=N][,vhost=on|off|auto])";
+	    "[,mac=MAC][,queues=N][,vhost=on|off|auto][,transport=T])";
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	o->queues = 1;
@@ -235,7 +204,7 @@ vnet_parse_opts(const char *conf, struct vnet_opts *o, char *err,
 				    "or auto)", tok);
 				return -EINVAL;
 			}
-		} else {
+		} else if (!virtio_transport_opt(tok)) {
 			snprintf(err, errlen, "virtio-net: unknown option '%s' %s",
 			    tok, usage);
 			return -EINVAL;
@@ -334,8 +303,8 @@ tap_offload(struct vnet *n, unsigned long flags)
 
 /* Watch the backend fd of p or not.  Out of the set rather than with no
  * events, since a hang-up would still be reported. */
-static void
-poll_set(struct vnet_pair *p, bool on)
+void
+vnet_poll_set(struct vnet_pair *p, bool on)
 {
 	if (p->polling == on || (on && (p->dead || p->vhost)))
 		return;
@@ -346,6 +315,14 @@ poll_set(struct vnet_pair *p, bool on)
 }
 
 /* ---- helpers ---------------------------------------------------------- */
+
+unsigned
+vnet_hdr_len(const struct virtio_dev *d)
+{
+	return virtio_negotiated(d, VIRTIO_F_VERSION_1) ||
+	    virtio_negotiated(d, VIRTIO_NET_F_MRG_RXBUF) ? VNET_HDR_LEN :
+	    sizeof(struct virtio_net_hdr);
+}
 
 static void
 needs_reset(struct virtio_dev *d)
@@ -466,8 +443,9 @@ vnet_tx(struct vnet *n, unsigned q)
 		}
 		pushed = true;
 		struct virtio_net_hdr_v1 h;
-		uint64_t frame = c.read_len - VNET_HDR_LEN;
-		if (c.nwrite > 0 || c.read_len < VNET_HDR_LEN + ETH_HLEN ||
+		unsigned hl = vnet_hdr_len(d);
+		uint64_t frame = c.read_len - hl;
+		if (c.nwrite > 0 || c.read_len < hl + ETH_HLEN ||
 		    frame > FRAME_MAX) {
 			bad_len(d, q, c.nwrite ? "transmit chain with writable "
 			    "buffers" : "transmit chain shorter than its headers "
@@ -476,7 +454,8 @@ vnet_tx(struct vnet *n, unsigned q)
 			vq_push(vq, c.head, 0);
 			continue;
 		}
-		vq_copy_from(&c, 0, &h, sizeof(h));
+		memset(&h, 0, sizeof(h));
+		vq_copy_from(&c, 0, &h, hl);
 		if (!tx_hdr_ok(d, &h, frame)) {
 			bad_len(d, q, "transmit header asks for an offload not "
 			    "negotiated", frame);
@@ -487,7 +466,7 @@ vnet_tx(struct vnet *n, unsigned q)
 		h.num_buffers = 0;
 		iov[0].iov_base = &h;
 		iov[0].iov_len = sizeof(h);
-		int k = iov_from(&c, VNET_HDR_LEN, iov + 1);
+		int k = iov_from(&c, hl, iov + 1);
 		struct msghdr mh = { .msg_iov = iov,
 		    .msg_iovlen = (size_t)k + 1 };
 		ssize_t w;
@@ -553,7 +532,7 @@ rx_deliver(struct vnet *n, struct vnet_pair *p)
 			why = "receive chain with device-readable buffers";
 		else if (!mrg && c->write_len < need)
 			why = "receive buffer shorter than header and frame";
-		else if (nbuf == 0 && c->write_len < VNET_HDR_LEN)
+		else if (nbuf == 0 && c->write_len < vnet_hdr_len(d))
 			why = "receive buffer shorter than the header";
 		else if (c->write_len == 0)
 			why = "empty receive buffer";
@@ -589,12 +568,13 @@ rx_deliver(struct vnet *n, struct vnet_pair *p)
 		}
 	}
 	uint16_t nb = (uint16_t)nbuf;
-	vq_copy_to(&n->first, offsetof(struct virtio_net_hdr_v1, num_buffers),
-	    &nb, sizeof(nb));
+	if (vnet_hdr_len(d) == VNET_HDR_LEN)
+		vq_copy_to(&n->first, offsetof(struct virtio_net_hdr_v1,
+		    num_buffers), &nb, sizeof(nb));
 	for (unsigned i = 0; i < nbuf; i++)
 		vq_push(vq, n->heads[i], n->lens[i]);
 	n->st.rx_frames++;
-	n->st.rx_bytes += need - VNET_HDR_LEN;
+	n->st.rx_bytes += need - vnet_hdr_len(d);
 	p->rxlen = 0;
 	return 1;
 }
@@ -607,7 +587,7 @@ vnet_rx(struct vnet *n, struct vnet_pair *p)
 	unsigned q = 2 * p->idx;
 	if (!(d->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
 	    (d->status & NEEDS_RESET) || !d->vq[q].ready || p->idx >= n->active) {
-		poll_set(p, false);     /* a kick or DRIVER_OK resumes */
+		vnet_poll_set(p, false);     /* a kick or DRIVER_OK resumes */
 		return;
 	}
 	bool pushed = false;
@@ -623,7 +603,7 @@ vnet_rx(struct vnet *n, struct vnet_pair *p)
 				pr_warn("virtio-net: backend %s: %s", n->tap ?
 				    n->ifname : "fd", r == 0 ? "closed" :
 				    strerror(errno));
-				poll_set(p, false);
+				vnet_poll_set(p, false);
 				p->dead = true;
 				return;
 			}
@@ -632,19 +612,24 @@ vnet_rx(struct vnet *n, struct vnet_pair *p)
 				n->st.rx_dropped++;
 				continue;
 			}
-			p->rxlen = (size_t)r;
+			/* A 10-byte legacy header: num_buffers goes. */
+			size_t drop = VNET_HDR_LEN - vnet_hdr_len(d);
+			if (drop)
+				memmove(p->rxbuf + VNET_HDR_LEN - drop,
+				    p->rxbuf + VNET_HDR_LEN, (size_t)r - VNET_HDR_LEN);
+			p->rxlen = (size_t)r - drop;
 		}
 		int k = rx_deliver(n, p);
 		if (k < 0)
 			return;
 		if (k == 0) {
 			n->st.rx_stalls++;
-			poll_set(p, false);
+			vnet_poll_set(p, false);
 			goto out;
 		}
 		pushed = true;
 	}
-	poll_set(p, true);      /* drained, or the budget is used: go on */
+	vnet_poll_set(p, true);      /* drained, or the budget is used: go on */
 out:
 	if (pushed)
 		virtio_notify(d, q);
@@ -705,7 +690,7 @@ vnet_ctrl(struct vnet *n, unsigned q)
 				ack = VIRTIO_NET_OK;
 				/* Newly active queues look for buffers. */
 				for (unsigned i = 0; i < n->active; i++)
-					poll_set(&n->pair[i], true);
+					vnet_poll_set(&n->pair[i], true);
 			}
 		}
 		if (ack != VIRTIO_NET_OK)
@@ -729,61 +714,6 @@ vnet_notify(struct virtio_dev *d, unsigned q)
 		vnet_tx(n, q);
 	else
 		vnet_rx(n, &n->pair[q / 2]);    /* new buffers: resume */
-}
-
-/* ---- vhost-net ------------------------------------------------------ */
-
-static void
-vnet_vhost_stop(struct vnet *n)
-{
-	struct virtio_dev *d = n->d;
-	for (unsigned i = 0; n->vh != NULL && i < n->npairs; i++) {
-		struct vnet_pair *p = &n->pair[i];
-		if (!p->vhost)
-			continue;
-		vhost_net_stop_pair(n->vh, d, i);
-		(void)virtio_queue_external(d, 2 * i, false);
-		(void)virtio_queue_external(d, 2 * i + 1, false);
-		p->vhost = false;
-		poll_set(p, true);
-	}
-}
-
-/* DRIVER_OK: each queue pair whose rings are ready goes to vhost; one that
- * cannot stays with hyve. */
-static void
-vnet_vhost_start(struct vnet *n)
-{
-	struct virtio_dev *d = n->d;
-	for (unsigned i = 0; n->vh != NULL && i < n->npairs; i++) {
-		struct vnet_pair *p = &n->pair[i];
-		if (p->vhost || !d->vq[2 * i].ready || !d->vq[2 * i + 1].ready)
-			continue;
-		p->vhost = true;
-		poll_set(p, false);
-		char err[160];
-		int r = virtio_queue_external(d, 2 * i, true);
-		if (r == 0)
-			r = virtio_queue_external(d, 2 * i + 1, true);
-		if (r < 0)
-			snprintf(err, sizeof(err), "vhost-net: queue pair %u: %s",
-			    i, strerror(-r));
-		else
-			r = vhost_net_start_pair(n->vh, d, i, p->fd, err,
-			    sizeof(err));
-		if (r < 0) {
-			pr_warn("virtio-net (slot %u): %s; frames of queue pair %u "
-			    "go through hyve", d->f->slot, err, i);
-			(void)virtio_queue_external(d, 2 * i, false);
-			(void)virtio_queue_external(d, 2 * i + 1, false);
-			p->vhost = false;
-			poll_set(p, true);
-			continue;
-		}
-		n->st.vhost_starts++;
-		pr_info("virtio-net (slot %u): queue pair %u on vhost-net", d->f->slot,
-		    i);
-	}
 }
 
 static void
@@ -819,7 +749,7 @@ vnet_reset(struct virtio_dev *d)
 	n->active = 1;
 	tap_attach(n);
 	tap_offload(n, 0);
-	memcpy(d->cfg, n->cfg, CFG_SIZE);
+	memcpy(d->cfg, n->cfg, VNET_CFG_SIZE);
 }
 
 /* The configuration is read-only for a modern driver. */
@@ -829,7 +759,7 @@ vnet_cfg_write(struct virtio_dev *d, unsigned off, unsigned len)
 	struct vnet *n = d->priv;
 	(void)off;
 	(void)len;
-	memcpy(d->cfg, n->cfg, CFG_SIZE);
+	memcpy(d->cfg, n->cfg, VNET_CFG_SIZE);
 }
 
 static const struct virtio_ops vnet_ops = {
@@ -838,7 +768,7 @@ static const struct virtio_ops vnet_ops = {
 	.pci_class = 0x02, .pci_subclass = 0x00,
 	.features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
 	    (1ull << VIRTIO_NET_F_MRG_RXBUF),
-	.cfg_size = CFG_SIZE,
+	.cfg_size = VNET_CFG_SIZE,
 	.queue_notify = vnet_notify,
 	.cfg_write = vnet_cfg_write,
 	.reset = vnet_reset,
@@ -854,48 +784,6 @@ vnet_get_stats(const struct virtio_dev *d)
 }
 
 /* ---- creation --------------------------------------------------------- */
-
-/* Before the PCI function and its irqfds go (added after them). */
-static void
-vnet_vhost_close(void *arg)
-{
-	struct vnet *n = arg;
-	struct virtio_dev *d = n->d;
-	pthread_mutex_lock(&d->lock);
-	vnet_vhost_stop(n);
-	vhost_net_close(n->vh);
-	n->vh = NULL;
-	pr_info("virtio-net (slot %u): %" PRIu64 " frames received and %" PRIu64
-	    " sent by hyve, %" PRIu64 " queue pair start(s) on vhost-net",
-	    d->f->slot, n->st.rx_frames, n->st.tx_frames, n->st.vhost_starts);
-	pthread_mutex_unlock(&d->lock);
-}
-
-/* vhost=on|auto: open /dev/vhost-net, or say why not (an error for on). */
-static int
-vnet_vhost_open(struct vnet *n, const struct vnet_opts *o,
-    const struct dev_config *dc, char *err, size_t errlen)
-{
-	if (o->vhost == VHOST_OFF)
-		return 0;
-	char why[160] = "";
-	int r = -EINVAL;
-	if (!n->tap)
-		snprintf(why, sizeof(why), "the backend is not a tap");
-	else if ((r = vhost_net_open(VHOST_NET_DEV, n->npairs, &n->vh, why,
-	    sizeof(why))) < 0)
-		n->vh = NULL;
-	if (n->vh == NULL) {
-		if (o->vhost == VHOST_ON) {
-			/* A configuration error: hyve exits 64. */
-			snprintf(err, errlen, "virtio-net: vhost=on: %s", why);
-			return r == -ENOENT || r == -EACCES ? r : -EINVAL;
-		}
-		pr_info("virtio-net (slot %s): vhost=auto: %s; frames go through "
-		    "hyve", dc->slot, why);
-	}
-	return 0;
-}
 
 static void
 vnet_close(void *arg)
@@ -987,48 +875,29 @@ vnet_init(struct vm *vm, const struct dev_config *dc, char *err,
 	memcpy(cfg.mac, mac, 6);
 	cfg.status = VIRTIO_NET_S_LINK_UP;
 	cfg.max_virtqueue_pairs = (uint16_t)n->npairs;
-	memcpy(n->cfg, &cfg, CFG_SIZE);
+	memcpy(n->cfg, &cfg, VNET_CFG_SIZE);
 
 	unsigned nq = 2 * n->npairs + (n->npairs > 1 ? 1 : 0);
 	struct virtio_dev *d;
-	r = virtio_dev_create(vm, dc, &vnet_ops, n, nq, QUEUE_SIZE, &d, err,
+	r = virtio_dev_create(vm, dc, &vnet_ops, n, nq, VNET_QUEUE_SIZE, &d, err,
 	    errlen);
 	if (r < 0)
 		return r;
 	n->d = d;
-	if (n->vh != NULL && !pci_irqfd_enabled(d->f)) {
-		/* vhost signals completions on eventfds only KVM reads. */
-		vhost_net_close(n->vh);
-		n->vh = NULL;
-		if (o.vhost == VHOST_ON) {
-			snprintf(err, errlen, "virtio-net: vhost=on needs the "
-			    "hypervisor module's irqfds (%s)", d->vm->hv == NULL ?
-			    "no module" : "absent or HYVE_IRQFD=off");
-			return -EINVAL;
-		}
-		pr_info("virtio-net (slot %s): vhost=auto: no irqfds; frames go "
-		    "through hyve", dc->slot);
-	}
+	r = vnet_vhost_irqfds(n, &o, dc, err, errlen);
+	if (r < 0)
+		return r;
 	r = vm_add_hook(vm, false, vnet_vhost_close, n);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&d->lock);
-	memcpy(d->cfg, n->cfg, CFG_SIZE);
+	memcpy(d->cfg, n->cfg, VNET_CFG_SIZE);
 	if (n->tap)
 		d->offered |= OFFLOAD_FEATURES;
 	if (n->npairs > 1)
 		d->offered |= (1ull << VIRTIO_NET_F_CTRL_VQ) |
 		    (1ull << VIRTIO_NET_F_MQ);
-	if (n->vh != NULL) {
-		/* Ring and header layouts vhost does not handle are not
-		 * offered (the offloads are the tap's business). */
-		uint64_t vf = vhost_net_features(n->vh);
-		uint64_t ring = (1ull << VIRTIO_F_VERSION_1) |
-		    (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-		    (1ull << VIRTIO_RING_F_EVENT_IDX) |
-		    (1ull << VIRTIO_NET_F_MRG_RXBUF);
-		d->offered &= ~(ring & ~vf);
-	}
+	vnet_vhost_offer(n);
 	pthread_mutex_unlock(&d->lock);
 	r = virtio_poll_fd(d, n->ep, vnet_backend_ready, n);
 	if (r < 0) {

@@ -1,5 +1,5 @@
 /*
- * virtio-rng (entropy device):  -s slot,virtio-rng
+ * virtio-rng (entropy device):  -s slot,virtio-rng[,transport=T]
  * One request queue; each chain's device-writable buffers are filled from
  * getrandom(2), at most RNG_MAX bytes a request.  A chain with readable
  * buffers or no writable space is malformed: it is counted and returned
@@ -103,10 +103,15 @@ static const struct virtio_ops rng_ops = {
 static int
 rng_init(struct vm *vm, const struct dev_config *dc, char *err, size_t errlen)
 {
-	if (dc->conf[0] != '\0') {
-		snprintf(err, errlen, "virtio-rng: takes no options ('%s')",
-		    dc->conf);
-		return -EINVAL;
+	char buf[sizeof(dc->conf)], *save, *tok;
+	snprintf(buf, sizeof(buf), "%s", dc->conf);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (!virtio_transport_opt(tok)) {
+			snprintf(err, errlen, "virtio-rng: takes no options but "
+			    "transport= ('%s')", tok);
+			return -EINVAL;
+		}
 	}
 	struct virtio_dev *d;
 	return virtio_dev_create(vm, dc, &rng_ops, NULL, 1, QUEUE_SIZE, &d, err,

@@ -1,6 +1,7 @@
 /*
- * virtio 1.x over PCI (modern transport): one device model fills a
- * struct virtio_ops; the transport handles the PCI capabilities, feature
+ * virtio over PCI: one device model fills a struct virtio_ops; the
+ * transport (modern virtio 1.x, legacy virtio 0.9.5 in an I/O BAR, or
+ * transitional, which is both) handles the PCI capabilities, feature
  * negotiation, device status, queue set-up and interrupts, and runs the
  * device's queue handlers on a worker thread of its own, woken by an
  * eventfd per queue (registered as an ioeventfd with the kernel module
@@ -37,6 +38,13 @@ struct virtio_ops {
 	void (*driver_ok)(struct virtio_dev *d);
 };
 
+/* -s slot,virtio-X,...,transport=modern|transitional|legacy */
+enum virtio_transport {
+	VIRTIO_MODERN,          /* IDs 0x1040+, BAR4 capabilities only */
+	VIRTIO_TRANSITIONAL,    /* legacy IDs, I/O BAR0 and the capabilities */
+	VIRTIO_LEGACY,          /* legacy IDs, I/O BAR0 only */
+};
+
 typedef void (*virtio_fd_cb)(struct virtio_dev *d, void *arg);
 
 struct virtio_dev {
@@ -44,6 +52,7 @@ struct virtio_dev {
 	void *priv;
 	struct vm *vm;
 	struct pci_func *f;
+	enum virtio_transport transport;
 	pthread_mutex_t lock;
 	unsigned nvq;
 	uint16_t queue_max;
@@ -63,6 +72,10 @@ struct virtio_dev {
 	int epfd, stop_fd;
 	uint64_t errors;                /* bad chains seen */
 };
+
+/* Whether tok (one comma-separated word of a device's -s configuration)
+ * is the transport's, which the device's own parser then skips. */
+bool virtio_transport_opt(const char *tok);
 
 /* Create the PCI function and the queues; the model then fills d->cfg. */
 int virtio_dev_create(struct vm *vm, const struct dev_config *dc,

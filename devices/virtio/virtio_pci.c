@@ -2,7 +2,10 @@
  * The virtio PCI transport.  BAR4 (64-bit memory, 16 KiB) holds the common
  * configuration (0x0000), the ISR (0x1000), the device configuration
  * (0x2000) and the notification area (0x3000, 4 bytes per queue); BAR1
- * holds the MSI-X table (0x000) and PBA (0x800).
+ * holds the MSI-X table (0x000) and PBA (0x800).  A transitional or legacy
+ * device also has the legacy register file in I/O BAR0 (virtio_legacy.c);
+ * a legacy one has no BAR4.  Without MSI-X enabled, interrupts are the ISR
+ * bits and INTx.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +23,7 @@
 
 #include "devices/device.h"
 #include "devices/pci/pci.h"
+#include "devices/virtio/transport.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -56,11 +60,26 @@ virtio_negotiated(const struct virtio_dev *d, unsigned bit)
 	return (d->driver_features >> bit) & 1;
 }
 
+/* With MSI-X enabled, the vector (if any); else INTx, high while the ISR
+ * has a bit set. */
 static void
-raise_vector(struct virtio_dev *d, uint16_t vec)
+interrupt(struct virtio_dev *d, uint16_t vec)
 {
-	if (vec != VIRTIO_MSI_NO_VECTOR)
-		(void)pci_raise(d->f, vec);
+	if (pci_msix_enabled(d->f)) {
+		if (vec != VIRTIO_MSI_NO_VECTOR)
+			(void)pci_raise(d->f, vec);
+	} else {
+		pci_intx_set(d->f, d->isr != 0);
+	}
+}
+
+uint8_t
+virtio_isr_read(struct virtio_dev *d)
+{
+	uint8_t v = d->isr;
+	d->isr = 0;
+	pci_intx_set(d->f, false);
+	return v;
 }
 
 void
@@ -70,7 +89,7 @@ virtio_notify(struct virtio_dev *d, unsigned q)
 	if (!vq_should_notify(vq))
 		return;
 	d->isr |= 1;
-	raise_vector(d, vq->msix_vector);
+	interrupt(d, vq->msix_vector);
 }
 
 void
@@ -78,7 +97,7 @@ virtio_config_changed(struct virtio_dev *d)
 {
 	d->cfg_generation++;
 	d->isr |= 2;
-	raise_vector(d, d->msix_config);
+	interrupt(d, d->msix_config);
 }
 
 void
@@ -99,6 +118,8 @@ device_reset(struct virtio_dev *d)
 	}
 	d->status = 0;
 	d->isr = 0;
+	if (d->f != NULL)
+		pci_intx_set(d->f, false);
 	d->driver_features = 0;
 	d->dfselect = d->gfselect = 0;
 	d->queue_sel = 0;
@@ -107,8 +128,8 @@ device_reset(struct virtio_dev *d)
 		d->ops->reset(d);
 }
 
-static void
-set_status(struct virtio_dev *d, uint8_t st)
+void
+virtio_set_status(struct virtio_dev *d, uint8_t st)
 {
 	if (st == 0) {
 		device_reset(d);
@@ -139,6 +160,49 @@ set_status(struct virtio_dev *d, uint8_t st)
 			if (write(d->kick[i], &one, 8) < 0)
 				pr_warn("%s: cannot kick queue %u", d->ops->name, i);
 		}
+}
+
+void
+virtio_queue_enable(struct virtio_dev *d, unsigned q)
+{
+	struct virtqueue *vq = &d->vq[q];
+	if (vq_enable(vq, &d->vm->mem) < 0) {
+		pr_warn("%s: queue %u: rings outside guest memory or bad size %u",
+		    d->ops->name, q, vq->size);
+		d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		virtio_config_changed(d);
+		return;
+	}
+	vq->event_idx = virtio_negotiated(d, VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = virtio_negotiated(d, VIRTIO_RING_F_INDIRECT_DESC);
+}
+
+int
+virtio_kick(struct virtio_dev *d, unsigned q)
+{
+	uint64_t one = 1;
+	if (q < d->nvq && eventfd_write(d->kick[q], one) < 0)
+		return -errno;
+	return 0;
+}
+
+uint16_t
+virtio_vector(struct virtio_dev *d, uint64_t v)
+{
+	return v < d->f->msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+}
+
+void
+virtio_cfg_access(struct virtio_dev *d, unsigned o, uint8_t *data,
+    unsigned len, bool write)
+{
+	if (write) {
+		memcpy(d->cfg + o, data, len);
+		if (d->ops->cfg_write)
+			d->ops->cfg_write(d, o, len);
+	} else {
+		memcpy(data, d->cfg + o, len);
+	}
 }
 
 static uint64_t
@@ -181,8 +245,7 @@ common_access(struct virtio_dev *d, unsigned off, uint8_t *data, unsigned len,
 		break;
 	case VIRTIO_PCI_COMMON_MSIX:
 		if (write)
-			d->msix_config = v < d->f->msix.nvec ? (uint16_t)v :
-			    VIRTIO_MSI_NO_VECTOR;
+			d->msix_config = virtio_vector(d, v);
 		out = d->msix_config;
 		break;
 	case VIRTIO_PCI_COMMON_NUMQ:
@@ -190,7 +253,7 @@ common_access(struct virtio_dev *d, unsigned off, uint8_t *data, unsigned len,
 		break;
 	case VIRTIO_PCI_COMMON_STATUS:
 		if (write)
-			set_status(d, (uint8_t)v);
+			virtio_set_status(d, (uint8_t)v);
 		out = d->status;
 		break;
 	case VIRTIO_PCI_COMMON_CFGGENERATION:
@@ -208,25 +271,12 @@ common_access(struct virtio_dev *d, unsigned off, uint8_t *data, unsigned len,
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
 		if (vq && write)
-			vq->msix_vector = v < d->f->msix.nvec ? (uint16_t)v :
-			    VIRTIO_MSI_NO_VECTOR;
+			vq->msix_vector = virtio_vector(d, v);
 		out = vq ? vq->msix_vector : VIRTIO_MSI_NO_VECTOR;
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
-		if (vq && write && v == 1 && !vq->ready) {
-			if (vq_enable(vq, &d->vm->mem) < 0) {
-				pr_warn("%s: queue %u: rings outside guest memory "
-				    "or bad size %u", d->ops->name, d->queue_sel,
-				    vq->size);
-				d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-				virtio_config_changed(d);
-			} else {
-				vq->event_idx = virtio_negotiated(d,
-				    VIRTIO_RING_F_EVENT_IDX);
-				vq->indirect = virtio_negotiated(d,
-				    VIRTIO_RING_F_INDIRECT_DESC);
-			}
-		}
+		if (vq && write && v == 1 && !vq->ready)
+			virtio_queue_enable(d, d->queue_sel);
 		out = vq ? vq->ready : 0;
 		break;
 	case VIRTIO_PCI_COMMON_Q_NOFF:
@@ -265,6 +315,12 @@ virtio_bar(struct vcpu *vcpu, struct pci_func *f, int bar, uint64_t off,
 {
 	(void)vcpu;
 	struct virtio_dev *d = f->priv;
+	if (bar == VIRTIO_LEGACY_BAR && d->transport != VIRTIO_MODERN) {
+		pthread_mutex_lock(&d->lock);
+		virtio_legacy_io(d, off, data, len, write);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
 	if (bar != BAR_CFG) {
 		if (!write)
 			memset(data, 0xff, len);
@@ -273,13 +329,9 @@ virtio_bar(struct vcpu *vcpu, struct pci_func *f, int bar, uint64_t off,
 	if (off >= OFF_NOTIFY && off < OFF_NOTIFY + NOTIFY_MULT * d->nvq) {
 		/* Only when the ioeventfd is not installed. */
 		unsigned q = (unsigned)(off - OFF_NOTIFY) / NOTIFY_MULT;
-		if (write) {
-			uint64_t one = 1;
-			if (q < d->nvq && eventfd_write(d->kick[q], one) < 0)
-				return -errno;
-		} else {
-			memset(data, 0, len);
-		}
+		if (write)
+			return virtio_kick(d, q);
+		memset(data, 0, len);
 		return 0;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -292,18 +344,10 @@ virtio_bar(struct vcpu *vcpu, struct pci_func *f, int bar, uint64_t off,
 	} else if (off >= OFF_ISR && off < OFF_ISR + 4) {
 		if (!write) {
 			memset(data, 0, len);
-			data[0] = d->isr;
-			d->isr = 0;             /* read to clear */
+			data[0] = virtio_isr_read(d);   /* read to clear */
 		}
 	} else if (off >= OFF_DEVICE && off + len <= OFF_DEVICE + d->ops->cfg_size) {
-		unsigned o = (unsigned)(off - OFF_DEVICE);
-		if (write) {
-			memcpy(d->cfg + o, data, len);
-			if (d->ops->cfg_write)
-				d->ops->cfg_write(d, o, len);
-		} else {
-			memcpy(data, d->cfg + o, len);
-		}
+		virtio_cfg_access(d, (unsigned)(off - OFF_DEVICE), data, len, write);
 	} else if (!write) {
 		memset(data, 0, len);
 	}
@@ -471,6 +515,87 @@ add_vcap(struct pci_func *f, uint8_t type, uint32_t off, uint32_t len,
 	return 0;
 }
 
+bool
+virtio_transport_opt(const char *tok)
+{
+	return strncmp(tok, "transport=", 10) == 0;
+}
+
+/* The last transport= in conf, modern when there is none. */
+static int
+parse_transport(const char *conf, const char *name, enum virtio_transport *t,
+    char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		[VIRTIO_MODERN] = "modern",
+		[VIRTIO_TRANSITIONAL] = "transitional",
+		[VIRTIO_LEGACY] = "legacy",
+	};
+	*t = VIRTIO_MODERN;
+	for (const char *p = conf; p != NULL && *p; ) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n >= 10 && virtio_transport_opt(p)) {
+			unsigned i;
+			for (i = 0; i < 3; i++)
+				if (n - 10 == strlen(names[i]) &&
+				    strncmp(p + 10, names[i], n - 10) == 0)
+					break;
+			if (i == 3) {
+				snprintf(err, errlen, "%s: bad %.*s (modern, "
+				    "transitional or legacy)", name, (int)n, p);
+				return -EINVAL;
+			}
+			*t = (enum virtio_transport)i;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* IDs, BARs and capabilities of the transport. */
+static int
+pci_setup(struct virtio_dev *d, unsigned nqueues)
+{
+	const struct virtio_ops *ops = d->ops;
+	struct pci_func *f = d->f;
+	int r;
+	if (d->transport == VIRTIO_MODERN) {
+		pci_set_ids(f, 0x1af4, (uint16_t)(0x1040 + ops->device_type),
+		    ops->pci_class, ops->pci_subclass, 0, 0x1af4, 0x1100);
+		pci_cfg_set8(f, PCI_REVISION_ID, 1);
+		r = 0;
+	} else {
+		/* Legacy IDs, subsystem = device type, revision 0. */
+		pci_set_ids(f, 0x1af4, virtio_legacy_device_id(ops),
+		    ops->pci_class, ops->pci_subclass, 0, 0x1af4,
+		    ops->device_type);
+		r = pci_add_bar(f, VIRTIO_LEGACY_BAR, PCI_BAR_IO,
+		    virtio_legacy_bar_size(d));
+	}
+	if (r == 0)
+		r = pci_add_intx(f);
+	if (r == 0)
+		r = pci_add_bar(f, BAR_MSIX, PCI_BAR_MEM32, 0x1000);
+	if (r == 0)
+		r = pci_add_msix(f, nqueues + 1, BAR_MSIX, 0, 0x800);
+	if (d->transport == VIRTIO_LEGACY)
+		return r;
+	if (r == 0)
+		r = pci_add_bar(f, BAR_CFG, PCI_BAR_MEM64, BAR_CFG_SIZE);
+	if (r == 0)
+		r = add_vcap(f, VIRTIO_PCI_CAP_COMMON_CFG, OFF_COMMON, 0x40, false);
+	if (r == 0)
+		r = add_vcap(f, VIRTIO_PCI_CAP_ISR_CFG, OFF_ISR, 4, false);
+	if (r == 0 && ops->cfg_size)
+		r = add_vcap(f, VIRTIO_PCI_CAP_DEVICE_CFG, OFF_DEVICE,
+		    ops->cfg_size, false);
+	if (r == 0)
+		r = add_vcap(f, VIRTIO_PCI_CAP_NOTIFY_CFG, OFF_NOTIFY,
+		    NOTIFY_MULT * nqueues, true);
+	return r;
+}
+
 int
 virtio_dev_create(struct vm *vm, const struct dev_config *dc,
     const struct virtio_ops *ops, void *priv, unsigned nqueues,
@@ -480,6 +605,10 @@ virtio_dev_create(struct vm *vm, const struct dev_config *dc,
 		snprintf(err, errlen, "%s: bad queue count %u", ops->name, nqueues);
 		return -EINVAL;
 	}
+	enum virtio_transport transport;
+	int r = parse_transport(dc->conf, ops->name, &transport, err, errlen);
+	if (r < 0)
+		return r;
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
 	if (vp == NULL)
 		return -ENOMEM;
@@ -487,6 +616,7 @@ virtio_dev_create(struct vm *vm, const struct dev_config *dc,
 	d->ops = ops;
 	d->priv = priv;
 	d->vm = vm;
+	d->transport = transport;
 	d->nvq = nqueues;
 	d->queue_max = queue_max;
 	d->epfd = d->stop_fd = -1;
@@ -494,7 +624,7 @@ virtio_dev_create(struct vm *vm, const struct dev_config *dc,
 	d->vq = calloc(nqueues, sizeof(*d->vq));
 	d->kick = calloc(nqueues, sizeof(int));
 	d->ioeventfd = calloc(nqueues, sizeof(bool));
-	int r = vm_add_hook(vm, false, virtio_destroy, vp);
+	r = vm_add_hook(vm, false, virtio_destroy, vp);
 	if (r < 0) {
 		free(d->vq);
 		free(d->kick);
@@ -538,25 +668,7 @@ virtio_dev_create(struct vm *vm, const struct dev_config *dc,
 	    err, errlen);
 	if (r < 0)
 		return r;
-	struct pci_func *f = d->f;
-	pci_set_ids(f, 0x1af4, (uint16_t)(0x1040 + ops->device_type),
-	    ops->pci_class, ops->pci_subclass, 0, 0x1af4, 0x1100);
-	pci_cfg_set8(f, PCI_REVISION_ID, 1);
-	r = pci_add_bar(f, BAR_MSIX, PCI_BAR_MEM32, 0x1000);
-	if (r == 0)
-		r = pci_add_bar(f, BAR_CFG, PCI_BAR_MEM64, BAR_CFG_SIZE);
-	if (r == 0)
-		r = pci_add_msix(f, nqueues + 1, BAR_MSIX, 0, 0x800);
-	if (r == 0)
-		r = add_vcap(f, VIRTIO_PCI_CAP_COMMON_CFG, OFF_COMMON, 0x40, false);
-	if (r == 0)
-		r = add_vcap(f, VIRTIO_PCI_CAP_ISR_CFG, OFF_ISR, 4, false);
-	if (r == 0 && ops->cfg_size)
-		r = add_vcap(f, VIRTIO_PCI_CAP_DEVICE_CFG, OFF_DEVICE,
-		    ops->cfg_size, false);
-	if (r == 0)
-		r = add_vcap(f, VIRTIO_PCI_CAP_NOTIFY_CFG, OFF_NOTIFY,
-		    NOTIFY_MULT * nqueues, true);
+	r = pci_setup(d, nqueues);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: PCI set-up: %s", ops->name, strerror(-r));
 		return r;

@@ -5,7 +5,7 @@
 UNIT_DIR     := guests/unit
 UNIT_BUILD   := $(BUILD)/guests/unit
 UNIT_KERNELS := cpuid msr pio mmio hlt exc hltcli triple wild chaos \
-	msi vblk vnet vmisc
+	msi vblk vnet vmisc vlegacy
 UNIT_KERNELS += apic smp ipibench
 UNIT_LIB_SRCS := $(wildcard $(UNIT_DIR)/lib/*.c) $(wildcard $(UNIT_DIR)/lib/*.S)
 UNIT_LIB_OBJS := $(patsubst $(UNIT_DIR)/%,$(UNIT_BUILD)/%.o,$(basename $(UNIT_LIB_SRCS)))

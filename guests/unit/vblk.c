@@ -57,18 +57,6 @@ static uint64_t base_features;
 static uint8_t host_byte(uint64_t o) { return (uint8_t)(o + (o >> 9) * 3); }
 static uint8_t guest_byte(uint64_t o) { return (uint8_t)(o * 13 + 0x5a); }
 
-static unsigned long cmd_num(const char *key)
-{
-	char val[24];
-	unsigned long n = 0;
-
-	require(cmdline_get(key, val, sizeof(val)) && val[0], "no %s= on the command line", key);
-	for (const char *p = val; *p; p++) {
-		require(*p >= '0' && *p <= '9', "%s=%s is not a number", key, val);
-		n = n * 10 + (unsigned long)(*p - '0');
-	}
-	return n;
-}
 
 static int read_only(void)
 {
@@ -203,7 +191,7 @@ TEST(vblk_features)
 
 TEST(vblk_config)
 {
-	unsigned long sectors = cmd_num("sectors");
+	unsigned long sectors = cmdline_uint("sectors");
 	uint8_t g;
 
 	find();
@@ -277,7 +265,7 @@ TEST(vblk_read)
 	expect(bad == 0, "%u bytes of sectors 0-7 differ from the host's pattern", bad);
 	/* The last sector of the disk. */
 	{
-		uint64_t last = cmd_num("sectors") - 1;
+		uint64_t last = cmdline_uint("sectors") - 1;
 
 		expect_eq(rd(last, buf, 512, 0), S_OK);
 		bad = 0;
@@ -387,7 +375,7 @@ TEST(vblk_get_id)
 
 TEST(vblk_out_of_range)
 {
-	uint64_t n = cmd_num("sectors");
+	uint64_t n = cmdline_uint("sectors");
 
 	bring_up(0, VIRTIO_NO_VECTOR);
 	expect_eq(rd(n, buf, 512, 0), S_IOERR);
@@ -536,7 +524,7 @@ TEST(vblk_write_zeroes)
 	expect_eq(buf[0], host_byte((seg.sector - 1) * 512));
 	expect_eq(buf[5 * 512], host_byte((seg.sector + 4) * 512));
 	/* Out of range: refused. */
-	seg.sector = cmd_num("sectors") - 1;
+	seg.sector = cmdline_uint("sectors") - 1;
 	seg.num = 2;
 	expect(request(T_WRITE_ZEROES, 0, &seg, sizeof(seg), 0, 0, 0) != S_OK,
 	       "write-zeroes past the end accepted");
@@ -552,23 +540,12 @@ static void on_irq(struct trap_frame *f)
 
 static int wait_irq(unsigned vector, unsigned long want)
 {
-	uint64_t t0 = rdtsc();
-
-	irq_enable();
-	while (irq_count(vector) < want && rdtsc() - t0 < WAIT)
-		cpu_relax();
-	irq_disable();
-	return irq_count(vector) >= want;
+	return irq_wait(vector, want, WAIT);
 }
 
 static void settle(void)
 {
-	uint64_t t0 = rdtsc();
-
-	irq_enable();
-	while (rdtsc() - t0 < 50000000ull)
-		cpu_relax();
-	irq_disable();
+	irq_settle(50000000ull);
 }
 
 /* Submits a read without waiting. */

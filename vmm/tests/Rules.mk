@@ -1,5 +1,6 @@
 # C unit tests (atf-c), run with kyua from the build folder.
-UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_linux t_vnet t_vrng t_vcon t_virtio_blk
+UNIT_TESTS := t_config t_bus t_loader t_devices t_platform t_pci t_virtqueue t_linux t_vnet t_vrng t_vcon t_virtio_blk \
+	t_virtio_legacy
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/vmm/tests/%)
 ATF_LIBS   := $(shell pkg-config --libs atf-c 2>/dev/null || echo -latf-c)
 
@@ -38,7 +39,7 @@ TEST_TARGETS += test-valgrind
 
 # The virtio device tests share a minimal driver (vdrv.c); t_vdev_cli is an
 # atf-sh program that runs $(BUILD)/hyve.
-VDRV_TESTS := $(addprefix $(BUILD)/vmm/tests/,t_vnet t_vrng t_vcon)
+VDRV_TESTS := $(addprefix $(BUILD)/vmm/tests/,t_vnet t_vrng t_vcon t_virtio_legacy)
 $(VDRV_TESTS): $(BUILD)/vmm/tests/vdrv.o
 $(BUILD)/vmm/tests/t_vdev_cli: vmm/tests/t_vdev_cli.sh $(BUILD)/hyve
 	@mkdir -p $(@D)

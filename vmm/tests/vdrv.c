@@ -21,8 +21,22 @@
 #define QSTRIDE 0x8000u
 
 static uint64_t desc_gpa(unsigned q) { return RINGS + q * QSTRIDE; }
-static uint64_t avail_gpa(unsigned q) { return RINGS + q * QSTRIDE + 0x2000; }
-static uint64_t used_gpa(unsigned q) { return RINGS + q * QSTRIDE + 0x4000; }
+
+/* Legacy: the available ring follows the descriptors, the used ring the
+ * available ring at the next 4 KiB. */
+static uint64_t
+avail_gpa(const struct vdrv *v, unsigned q)
+{
+	return desc_gpa(q) + (v->legacy ? 16u * v->qsize[q] : 0x2000);
+}
+
+static uint64_t
+used_gpa(const struct vdrv *v, unsigned q)
+{
+	if (!v->legacy)
+		return desc_gpa(q) + 0x4000;
+	return (avail_gpa(v, q) + 6 + 2u * v->qsize[q] + 4095) & ~4095ull;
+}
 
 int
 vdrv_attach(struct vdrv *v, const char *name, const char *emul,
@@ -64,11 +78,12 @@ vdrv_mem(struct vdrv *v, uint64_t gpa)
 }
 
 static uint64_t
-bar_rw(struct vdrv *v, unsigned off, unsigned len, uint64_t val, bool write)
+bar_rw(struct vdrv *v, int bar, unsigned off, unsigned len, uint64_t val,
+    bool write)
 {
 	uint8_t data[8];
 	memcpy(data, &val, 8);
-	v->f->ops->bar_io(&v->cpu, v->f, BAR_CFG, off, data, len, write);
+	v->f->ops->bar_io(&v->cpu, v->f, bar, off, data, len, write);
 	uint64_t out = 0;
 	memcpy(&out, data, len);
 	return out;
@@ -77,13 +92,37 @@ bar_rw(struct vdrv *v, unsigned off, unsigned len, uint64_t val, bool write)
 uint64_t
 vdrv_read(struct vdrv *v, unsigned off, unsigned len)
 {
-	return bar_rw(v, off, len, 0, false);
+	return bar_rw(v, BAR_CFG, off, len, 0, false);
 }
 
 void
 vdrv_write(struct vdrv *v, unsigned off, unsigned len, uint64_t val)
 {
-	bar_rw(v, off, len, val, true);
+	bar_rw(v, BAR_CFG, off, len, val, true);
+}
+
+uint64_t
+vdrv_legacy_read(struct vdrv *v, unsigned off, unsigned len)
+{
+	return bar_rw(v, 0, off, len, 0, false);
+}
+
+void
+vdrv_legacy_write(struct vdrv *v, unsigned off, unsigned len, uint64_t val)
+{
+	bar_rw(v, 0, off, len, val, true);
+}
+
+uint16_t
+vdrv_legacy_queue(struct vdrv *v, unsigned q)
+{
+	memset(vdrv_mem(v, desc_gpa(q)), 0, QSTRIDE);
+	v->legacy = true;
+	vdrv_legacy_write(v, VIRTIO_PCI_QUEUE_SEL, 2, q);
+	v->qsize[q] = (uint16_t)vdrv_legacy_read(v, VIRTIO_PCI_QUEUE_NUM, 2);
+	v->avail_idx[q] = v->used_seen[q] = v->next_desc[q] = 0;
+	vdrv_legacy_write(v, VIRTIO_PCI_QUEUE_PFN, 4, desc_gpa(q) / 4096);
+	return v->qsize[q];
 }
 
 uint64_t
@@ -137,8 +176,8 @@ vdrv_queue(struct vdrv *v, unsigned q, uint16_t size)
 	vdrv_write(v, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
 	vdrv_write(v, VIRTIO_PCI_COMMON_Q_SIZE, 2, size);
 	vdrv_write(v, VIRTIO_PCI_COMMON_Q_DESCLO, 8, desc_gpa(q));
-	vdrv_write(v, VIRTIO_PCI_COMMON_Q_AVAILLO, 8, avail_gpa(q));
-	vdrv_write(v, VIRTIO_PCI_COMMON_Q_USEDLO, 8, used_gpa(q));
+	vdrv_write(v, VIRTIO_PCI_COMMON_Q_AVAILLO, 8, avail_gpa(v, q));
+	vdrv_write(v, VIRTIO_PCI_COMMON_Q_USEDLO, 8, used_gpa(v, q));
 	vdrv_write(v, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 }
 
@@ -166,7 +205,7 @@ vdrv_add(struct vdrv *v, unsigned q, const struct vbuf *b, unsigned n)
 		memcpy(table + 16 * at + 14, &next, 2);
 	}
 	v->next_desc[q] = (uint16_t)((head + n) % size);
-	uint8_t *avail = vdrv_mem(v, avail_gpa(q));
+	uint8_t *avail = vdrv_mem(v, avail_gpa(v, q));
 	uint16_t idx = v->avail_idx[q];
 	memcpy(avail + 4 + 2 * (idx % size), &head, 2);
 	v->avail_idx[q] = (uint16_t)(idx + 1);
@@ -178,13 +217,16 @@ vdrv_add(struct vdrv *v, unsigned q, const struct vbuf *b, unsigned n)
 void
 vdrv_kick(struct vdrv *v, unsigned q)
 {
-	vdrv_write(v, OFF_NOTIFY + 4 * q, 2, q);
+	if (v->legacy)
+		vdrv_legacy_write(v, VIRTIO_PCI_QUEUE_NOTIFY, 2, q);
+	else
+		vdrv_write(v, OFF_NOTIFY + 4 * q, 2, q);
 }
 
 bool
 vdrv_used(struct vdrv *v, unsigned q, uint32_t *id, uint32_t *len, int ms)
 {
-	uint8_t *used = vdrv_mem(v, used_gpa(q));
+	uint8_t *used = vdrv_mem(v, used_gpa(v, q));
 	for (int t = 0; t <= ms; t++) {
 		uint16_t idx = __atomic_load_n((uint16_t *)(used + 2),
 		    __ATOMIC_ACQUIRE);

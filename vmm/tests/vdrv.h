@@ -26,6 +26,7 @@ struct vdrv {
 	uint16_t qsize[VDRV_MAXQ];
 	uint16_t avail_idx[VDRV_MAXQ], used_seen[VDRV_MAXQ];
 	uint16_t next_desc[VDRV_MAXQ];
+	bool legacy;            /* rings and kicks through the legacy BAR0 */
 };
 
 struct vbuf {
@@ -57,6 +58,14 @@ void vdrv_driver_ok(struct vdrv *v);
 uint16_t vdrv_add(struct vdrv *v, unsigned q, const struct vbuf *b,
     unsigned n);
 void vdrv_kick(struct vdrv *v, unsigned q);
+/* The legacy interface (I/O BAR0, virtio_legacy.c): register access, and
+ * queue q set up at its fixed size by page frame number (rings at 1 MiB +
+ * q * 32 KiB in the legacy layout); from then on the driver uses the legacy
+ * layout and notify register.  Returns the queue's size. */
+uint64_t vdrv_legacy_read(struct vdrv *v, unsigned off, unsigned len);
+void vdrv_legacy_write(struct vdrv *v, unsigned off, unsigned len,
+    uint64_t val);
+uint16_t vdrv_legacy_queue(struct vdrv *v, unsigned q);
 /* Wait up to ms for the next used entry of q. */
 bool vdrv_used(struct vdrv *v, unsigned q, uint32_t *id, uint32_t *len,
     int ms);

@@ -96,6 +96,27 @@ unsigned long irq_count(unsigned vector)
 	return vector < 256 ? counts[vector] : 0;
 }
 
+int irq_wait(unsigned vector, unsigned long want, uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+
+	irq_enable();
+	while (irq_count(vector) < want && rdtsc() - t0 < cycles)
+		cpu_relax();
+	irq_disable();
+	return irq_count(vector) >= want;
+}
+
+void irq_settle(uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+
+	irq_enable();
+	while (rdtsc() - t0 < cycles)
+		cpu_relax();
+	irq_disable();
+}
+
 int exc_take_last(void)
 {
 	int v = last_fixup.vector;

@@ -33,6 +33,12 @@ const char *exc_name(unsigned vector);
 /* Interrupt handlers for vectors 32..255.  The handler sends the EOI. */
 void irq_install(unsigned vector, irq_handler_t handler);
 unsigned long irq_count(unsigned vector);   /* deliveries so far */
+/* With interrupts enabled until `vector` has been delivered `want` times
+ * in all or `cycles` TSC cycles passed; whether it was.  Interrupts are
+ * disabled again on return. */
+int irq_wait(unsigned vector, unsigned long want, uint64_t cycles);
+/* Interrupts enabled for `cycles` TSC cycles, to let stray ones arrive. */
+void irq_settle(uint64_t cycles);
 
 /* NMIs (vector 2) go to this handler when one is installed (NULL: none);
  * otherwise an NMI is an unexpected exception. */

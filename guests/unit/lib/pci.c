@@ -145,7 +145,7 @@ uint64_t pci_bar_size(const struct pci_dev *d, unsigned idx)
 	if (slo == 0 && !is64)
 		return 0;
 	if (lo & 1)
-		mask = (slo & ~3u) | 0xffff0000ull;     /* 16-bit I/O decode */
+		mask = (slo & ~3u) | 0xffffffffffff0000ull;     /* 16-bit I/O decode */
 	else
 		mask = (slo & ~15u) | (is64 ? (uint64_t)shi << 32 : 0xffffffff00000000ull);
 	return mask ? ~mask + 1 : 0;

@@ -45,6 +45,19 @@ void unit_exit(unsigned code)
 		__asm__ volatile("cli; hlt");
 }
 
+unsigned long cmdline_uint(const char *key)
+{
+	char val[24];
+	unsigned long n = 0;
+
+	require(cmdline_get(key, val, sizeof(val)) && val[0], "no %s= on the command line", key);
+	for (const char *p = val; *p; p++) {
+		require(*p >= '0' && *p <= '9', "%s=%s is not a number", key, val);
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	return n;
+}
+
 int cmdline_get(const char *key, char *val, unsigned size)
 {
 	size_t klen = strlen(key);

@@ -46,6 +46,8 @@ void unit_exit(unsigned code) __attribute__((noreturn));
 
 /* Looks up "key=value" on the command line; copies the value. */
 int cmdline_get(const char *key, char *val, unsigned size);
+/* The decimal value of key=N; a missing or malformed one fails the test. */
+unsigned long cmdline_uint(const char *key);
 
 #define expect(cond, ...) do { if (!(cond)) test_fail(__VA_ARGS__); } while (0)
 #define require(cond, ...) do { if (!(cond)) test_abort(__VA_ARGS__); } while (0)

@@ -1,6 +1,7 @@
 /*
- * A minimal virtio 1.x driver over the modern PCI transport for test
- * kernels: the vendor capabilities, feature negotiation, split virtqueues
+ * A minimal virtio driver for test kernels, over the modern PCI transport
+ * (virtio 1.x: the vendor capabilities) or the legacy one (virtio 0.9.5:
+ * registers in I/O BAR0, vdev_find_legacy): feature negotiation, split virtqueues
  * (direct and indirect chains, event index optional), MSI-X vectors,
  * notification and completion by polling or by interrupt.  The caller owns
  * all memory (identity-mapped guest RAM): each queue takes one
@@ -50,6 +51,19 @@
 #define VC_Q_USED 0x30
 #define VIRTIO_NO_VECTOR 0xffff
 
+/* Legacy registers (I/O BAR0). */
+#define VL_HOST_FEATURES 0x00
+#define VL_GUEST_FEATURES 0x04
+#define VL_QUEUE_PFN 0x08
+#define VL_QUEUE_NUM 0x0c
+#define VL_QUEUE_SEL 0x0e
+#define VL_QUEUE_NOTIFY 0x10
+#define VL_STATUS 0x12
+#define VL_ISR 0x13
+#define VL_CONFIG_VECTOR 0x14           /* with MSI-X enabled */
+#define VL_QUEUE_VECTOR 0x16
+#define VL_CONFIG(msix) ((msix) ? 0x18 : 0x14)
+
 /* Descriptor flags. */
 #define VD_NEXT 1
 #define VD_WRITE 2
@@ -85,6 +99,7 @@ struct vdev {
 	volatile uint32_t *msix;        /* the MSI-X table */
 	unsigned msix_n, msix_cap;
 	uint64_t features;              /* accepted by the device */
+	uint16_t io;                    /* legacy: BAR0's port base, else 0 */
 };
 
 /* A buffer of a chain. */
@@ -94,16 +109,27 @@ struct vbuf {
 	int write;                      /* device-writable */
 };
 
-/* Finds the index'th virtio device of this type and maps its structures;
- * 0 on success, -1 when absent, -2 when its capabilities are unusable. */
+/* Finds the index'th virtio device of this type (modern ID, else the
+ * legacy ID of a transitional device) and maps its structures; 0 on
+ * success, -1 when absent, -2 when its capabilities are unusable. */
 int vdev_find(struct vdev *v, unsigned type, unsigned index);
+/* The same for the index'th device with the legacy ID of this type
+ * (transitional or legacy), driven through its legacy registers. */
+int vdev_find_legacy(struct vdev *v, unsigned type, unsigned index);
+/* The PCI device ID a legacy or transitional device of this type has. */
+uint16_t vdev_legacy_id(unsigned type);
+/* Legacy register access (v->io set). */
+uint32_t vl_read(struct vdev *v, unsigned off, unsigned len);
+void vl_write(struct vdev *v, unsigned off, unsigned len, uint32_t val);
 
 uint8_t vdev_status(struct vdev *v);
 void vdev_set_status(struct vdev *v, uint8_t s);
 void vdev_reset(struct vdev *v);
 uint64_t vdev_device_features(struct vdev *v);
 /* Reset, ACKNOWLEDGE|DRIVER, write the features, FEATURES_OK; returns 0
- * when the device kept FEATURES_OK, -1 when it refused the set. */
+ * when the device kept FEATURES_OK, -1 when it refused the set.  Legacy:
+ * the low 32 bits are written (there is no FEATURES_OK) and v->features
+ * is what the device kept. */
 int vdev_negotiate(struct vdev *v, uint64_t features);
 void vdev_driver_ok(struct vdev *v);
 
@@ -121,7 +147,9 @@ void vdev_msix_enable(struct vdev *v);
 
 /* Queue q with `size` entries in mem (VQ_MEM_BYTES, 4 KiB aligned), MSI-X
  * entry vector (or VIRTIO_NO_VECTOR).  Returns 0, or -1 if the device
- * refused it (queue absent, size above its maximum, enable not kept). */
+ * refused it (queue absent, size above its maximum, enable not kept).
+ * Legacy: the size is the device's (`size` must be 0 or equal it, and at
+ * most VQ_MAX), the rings are laid out from mem's page frame. */
 int vq_setup(struct vdev *v, unsigned q, struct virtq *vq, void *mem,
 	     uint16_t size, uint16_t vector);
 /* Queue a chain of n buffers (in consecutive descriptors); returns the head. */
