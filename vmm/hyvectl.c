@@ -1,4 +1,5 @@
 /* hyvectl: inspect and control running hyve VMs.  See hyvectl(8). */
+#include <cpuid.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -400,9 +401,32 @@ cmd_stats(const char *name, const char *vcpu)
 	return EXIT_OK;
 }
 
+/* The signature of the hypervisor this host itself runs under (CPUID leaf
+ * 0x40000000, present when CPUID.1:ECX bit 31 is set): "" on bare metal,
+ * "KVMKVMKVM" under KVM, "TCGTCGTCGTCG" under QEMU's TCG emulation. */
+static void
+host_hypervisor(char sig[13])
+{
+	unsigned a, b, c, d;
+
+	memset(sig, 0, 13);
+	__cpuid(1, a, b, c, d);
+	if (!(c & (1u << 31)))
+		return;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	for (int i = 0; i < 12; i++)
+		if (sig[i] && (sig[i] < 0x20 || sig[i] > 0x7e))
+			sig[i] = '?';
+}
+
 static int
 cmd_caps(void)
 {
+	char sig[13];
+
 	int r = hv_open();
 	if (r < 0) {
 		fprintf(stderr, "hyvectl: /dev/kvm is not usable: %s\n",
@@ -411,6 +435,9 @@ cmd_caps(void)
 	}
 	printf("{\n  \"module\": ");
 	json_str(hv_module_name());
+	host_hypervisor(sig);
+	printf(",\n  \"host_hypervisor\": ");
+	json_str(sig);
 	printf(",\n  \"api_version\": %d,\n  \"capabilities\": {\n",
 	    hv_api_version());
 	int missing = 0;
