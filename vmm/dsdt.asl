@@ -30,8 +30,9 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HYVE  ", "HYVEDSDT", 1)
                     0x0000000000000000, 0x0000008000000000)
             })
             /* INTx routing (devices/pci/intx.c): slot N, pin INTA, to I/O APIC
-             * input 16 + N % 8, level-triggered, active high (the in-kernel
-             * I/O APIC's PCI lines). */
+             * input 16 + N % 8.  A hard-wired GSI is level-triggered and
+             * active low to ACPI; the in-kernel I/O APIC takes the level hyve
+             * drives either way. */
             Name (_PRT, Package ()
             {
                 Package () { 0x0000FFFF, 0, 0, 16 },

@@ -21,6 +21,13 @@
 #include "vmm/vm.h"
 
 #define WATCHDOG_MS 100
+/* Rounds in a row in which every vCPU must be seen halted with interrupts
+ * off before the VM is declared stuck.  One round is not enough: a Linux
+ * guest waiting for a paravirtual spinlock halts with interrupts off and
+ * is woken by another vCPU's KICK_CPU hypercall inside the module, with no
+ * exit to user space, so two vCPUs can each be caught halted in turn while
+ * the guest still makes progress. */
+#define WATCHDOG_DEAD_ROUNDS 10
 
 bool
 vm_stopping(struct vm *vm)
@@ -255,9 +262,10 @@ fail:
 }
 
 /* Every vCPU halted with interrupts off (or waiting for a start-up IPI
- * that nobody can send): nothing can wake the VM. */
+ * that nobody can send), WATCHDOG_DEAD_ROUNDS rounds in a row: nothing can
+ * wake the VM. */
 static void
-watchdog(struct vm *vm)
+watchdog(struct vm *vm, int *dead_rounds)
 {
 	int dead = 0;
 	for (int i = 0; i < vm->ncpus; i++) {
@@ -278,7 +286,8 @@ watchdog(struct vm *vm)
 		}
 		dead += v->dead_halted;
 	}
-	if (dead == vm->ncpus)
+	*dead_rounds = dead == vm->ncpus ? *dead_rounds + 1 : 0;
+	if (*dead_rounds >= WATCHDOG_DEAD_ROUNDS)
 		vm_request_stop(vm, HYVE_EXIT_HALTED, "all vCPUs halted with "
 		    "interrupts disabled (vCPU 0 at rip 0x%" PRIx64 ")",
 		    vm->vcpus[0].last_rip);
@@ -294,6 +303,7 @@ main_loop(struct vm *vm)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	struct timespec tick = { 0, WATCHDOG_MS * 1000000L };
+	int dead_rounds = 0;
 	while (!vm_stopping(vm)) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig > 0) {
@@ -301,7 +311,9 @@ main_loop(struct vm *vm)
 			break;
 		}
 		if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) == VM_RUNNING)
-			watchdog(vm);
+			watchdog(vm, &dead_rounds);
+		else
+			dead_rounds = 0;
 	}
 }
 
