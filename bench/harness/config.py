@@ -1,7 +1,11 @@
 """Benchmark configurations: bench/configs/NAME.ini, parsed and validated.
 
 A configuration names the guest shape (vCPUs, memory), the workloads, how
-many repetitions each gets and the workload size.  Every problem is reported
+many repetitions each gets and the workload size.  An optional [lab]
+section says how the lab runs them (repetitions, size; defaults 1 and
+"lab"): where the host cannot run Linux guests, the virtualized and peer
+environments run inside the lab (QEMU TCG), many times slower than the
+host, next to a lab bare-metal baseline.  Every problem is reported
 as a ConfigError whose message fits on one line and names the file.
 """
 
@@ -10,13 +14,15 @@ import os
 import re
 
 ENVIRONMENTS = ("bare", "partitioned", "virtualized", "peer")
-SIZES = ("quick", "full")
+SIZES = ("lab", "quick", "full")    # lab: smallest, for the lab (TCG)
 MAX_REPETITIONS = 1000
 MAX_VCPUS = 1024
 
 _CONFIG_KEYS = {"vcpus", "memory", "workloads", "repetitions", "size",
                 "environments"}
 _WORKLOAD_KEYS = {"repetitions", "size"}
+_LAB_KEYS = {"repetitions", "size"}
+LAB_DEFAULTS = {"repetitions": 1, "size": "lab"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MEM_RE = re.compile(r"^([0-9]+)\s*([KMGT]?)(i?B)?$", re.IGNORECASE)
 _MEM_SHIFT = {"": 20, "K": 10, "M": 20, "G": 30, "T": 40}
@@ -30,7 +36,7 @@ class Config:
     """A validated configuration."""
 
     def __init__(self, name, path, vcpus, memory_bytes, workloads,
-                 repetitions, size, environments, per_workload):
+                 repetitions, size, environments, per_workload, lab=None):
         self.name = name
         self.path = path
         self.vcpus = vcpus
@@ -40,6 +46,7 @@ class Config:
         self.size = size
         self.environments = environments
         self._per_workload = per_workload
+        self.lab = dict(lab or LAB_DEFAULTS)
 
     @property
     def memory_mib(self):
@@ -63,6 +70,7 @@ class Config:
                 {"name": w, "repetitions": self.repetitions_for(w),
                  "size": self.size_for(w)} for w in self.workloads],
             "environments": list(self.environments),
+            "lab": dict(self.lab),
         }
 
 
@@ -168,8 +176,21 @@ def _validate(parser, path, name, known_workloads):
     if "bare" not in envs:
         raise ValueError("environments must include bare (the reference)")
     per = {}
+    lab = dict(LAB_DEFAULTS)
     for section in parser.sections():
         if section == "config":
+            continue
+        if section == "lab":
+            s = parser[section]
+            unknown = set(s.keys()) - _LAB_KEYS
+            if unknown:
+                raise ValueError("[lab]: unknown key %s" % sorted(unknown)[0])
+            if "repetitions" in s:
+                lab["repetitions"] = _int(s["repetitions"], 1,
+                                          MAX_REPETITIONS,
+                                          "[lab] repetitions")
+            if "size" in s:
+                lab["size"] = _size(s["size"], "[lab] size")
             continue
         if not section.startswith("workload."):
             raise ValueError("unknown section [%s]" % section)
@@ -190,4 +211,4 @@ def _validate(parser, path, name, known_workloads):
             entry["size"] = _size(s["size"], "[%s] size" % section)
         per[w] = entry
     return Config(name, path, vcpus, memory, workloads, reps, size,
-                  tuple(e for e in ENVIRONMENTS if e in envs), per)
+                  tuple(e for e in ENVIRONMENTS if e in envs), per, lab)

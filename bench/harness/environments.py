@@ -1,5 +1,6 @@
 """Where a workload runs: bare metal, a cgroup partition, a hyve guest, or
-the same guest under QEMU/KVM (the peer).
+the same guest under QEMU/KVM (the peer); inside the lab, also the lab's
+own bare metal (lab-bare), the baseline of the lab's guests.
 
 Every environment offers the same small interface so that workloads need
 not know where they run:
@@ -9,6 +10,11 @@ not know where they run:
     env.run(argv, timeout, cwd=None) -> Completed
     env.teardown()
     env.describe() -> dict for the result file
+    env.data_path(host_path) -> the path of a host file where the command
+                                runs (a guest gets it as a virtio disk)
+    env.use_netns(ns)        -> the command must reach network namespace
+                                NS (a guest gets a NIC on a tap in it)
+    env.guest                -> True for a guest (virtualized, peer)
 """
 
 import os
@@ -21,6 +27,7 @@ from . import lab
 
 LABELS = {
     "bare": "bare metal",
+    "lab-bare": "lab bare metal",
     "partitioned": "partitioned",
     "virtualized": "virtualized (hyve)",
     "peer": "peer (QEMU/KVM)",
@@ -105,9 +112,13 @@ def _kill_group(proc):
 
 class Bare:
     name = "bare"
+    guest = False
 
     def __init__(self, config, repo):
         self.label = LABELS[self.name]
+
+    def use_netns(self, ns):
+        pass    # the host reaches the namespace through its veth pair
 
     def setup(self):
         return None
@@ -125,7 +136,17 @@ class Bare:
         return {"where": "host"}
 
 
-class Partitioned:
+class LabBare(Bare):
+    """The lab machine itself, running the workload as bare does on the
+    host: the baseline that the lab's virtualized and peer figures are
+    compared with."""
+    name = "lab-bare"
+
+    def describe(self):
+        return {"where": "lab"}
+
+
+class Partitioned(Bare):
     name = "partitioned"
 
     def __init__(self, config, repo, probe=None):
@@ -168,43 +189,59 @@ class Partitioned:
 
 
 class Guest:
-    """A Linux guest under a VMM ('hyve' or 'qemu'), natively or in the lab."""
+    """A Linux guest under a VMM ('hyve' or 'qemu').  Where this host
+    cannot run it (via_lab), the runner runs the environment inside the
+    lab as a whole (see lab.py) instead of calling run()."""
+    guest = True
 
-    def __init__(self, name, vmm, config, repo):
+    def __init__(self, name, vmm, config, repo, build=None):
         self.name = name
         self.label = LABELS[name]
         self.vmm = vmm
         self.config = config
         self.repo = repo
+        self.build = build
         self.plan = None
 
+    @property
+    def via_lab(self):
+        return bool(self.plan and self.plan.via_lab)
+
     def setup(self):
-        plan, why = lab.plan(self.vmm, self.config, self.repo)
+        plan, why = lab.plan(self.vmm, self.config, self.repo, build=self.build)
         if plan is None:
             return why
         self.plan = plan
         return None
 
-    def run(self, argv, timeout, cwd=None):
-        return lab.run_in_guest(self.plan, argv, timeout)
+    def run(self, argv, timeout, cwd=None, root=None, scratch=None,
+            stats=None):
+        return self.plan.run(argv, timeout, root=root, scratch=scratch,
+                             stats=stats)
 
     def data_path(self, host_path):
         return self.plan.data_path(host_path)
 
+    def use_netns(self, ns):
+        self.plan.netns = ns
+
     def teardown(self):
-        pass
+        if self.plan:
+            self.plan.reset()
 
     def describe(self):
         return self.plan.describe() if self.plan else {}
 
 
-def make(name, config, repo):
+def make(name, config, repo, build=None):
     if name == "bare":
         return Bare(config, repo)
+    if name == "lab-bare":
+        return LabBare(config, repo)
     if name == "partitioned":
         return Partitioned(config, repo)
     if name == "virtualized":
-        return Guest(name, "hyve", config, repo)
+        return Guest(name, "hyve", config, repo, build)
     if name == "peer":
-        return Guest(name, "qemu", config, repo)
+        return Guest(name, "qemu", config, repo, build)
     raise ValueError("unknown environment %r" % name)

@@ -1,5 +1,6 @@
 """make bench: run each workload of a configuration in every environment
-and write one result file (results/SCHEMA.md)."""
+and write one result file (results/SCHEMA.md).  Where the host cannot run
+Linux guests, the guest environments run in the lab (labpart.py)."""
 
 import argparse
 import datetime
@@ -13,11 +14,11 @@ from bench.workloads import REGISTRY
 from bench.workloads.base import Context, WorkloadError
 
 from . import config as configmod
-from . import environments, hostfacts
+from . import environments, hostfacts, labpart
 from .progress import Progress
 
 SCHEMA = "hyve-bench-run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EX_USAGE = 64
 
 
@@ -47,6 +48,11 @@ def _parser():
                    help="build folder for caches (default: $BUILD or build)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="do not print the table at the end")
+    p.add_argument("--lab-part", action="store_true",
+                   help="(run by bench/run inside the lab) run lab bare "
+                        "metal and the given guest environments only")
+    p.add_argument("--cache", default=None,
+                   help="writable cache folder (default: BUILD/bench)")
     return p
 
 
@@ -88,7 +94,10 @@ def main(argv, repo):
         args = parse_args(argv)
         cfg = load_config(repo, args.config)
         envs = _subset(args.environments, cfg.environments, "environment")
-        if "bare" not in envs:
+        if args.lab_part:
+            envs = [labpart.LAB_BARE] + [e for e in envs
+                                         if e in ("virtualized", "peer")]
+        elif "bare" not in envs:
             envs.insert(0, "bare")
         names = _subset(args.workloads, cfg.workloads, "workload")
         if args.repetitions is not None and not \
@@ -101,7 +110,9 @@ def main(argv, repo):
                             os.path.join(repo, "build"))
     outdir = os.path.abspath(args.output or os.path.join(repo, "results",
                                                          "runs"))
-    run = Run(repo, build, cfg, envs, names, args.size, args.repetitions)
+    run = Run(repo, build, cfg, envs, names, args.size, args.repetitions,
+              cache=os.path.abspath(args.cache) if args.cache else None,
+              lab_part=args.lab_part)
     old = signal.signal(signal.SIGTERM, _sigterm)
     try:
         doc = run.execute()
@@ -138,7 +149,11 @@ def write_result(outdir, doc):
 
 
 class Run:
-    def __init__(self, repo, build, cfg, envs, names, size, reps):
+    def __init__(self, repo, build, cfg, envs, names, size, reps,
+                 cache=None, lab_part=False):
+        self.cache = cache
+        self.lab_part = lab_part
+        self.lab_envs = []      # guest environments that run in the lab
         self.repo = repo
         self.build = build
         self.cfg = cfg
@@ -167,6 +182,8 @@ class Run:
         }
         doc["config"]["size_override"] = self.size
         doc["config"]["repetitions_override"] = self.reps
+        if self.lab_part:
+            doc["lab_part"] = True
         for w in doc["config"]["workloads"]:
             w["repetitions"] = self.reps_for(w["name"])
             w["size"] = self.size_for(w["name"])
@@ -183,19 +200,33 @@ class Run:
         envs = {}
         try:
             for name in self.env_names:
-                env = environments.make(name, self.cfg, self.repo)
+                env = environments.make(name, self.cfg, self.repo, self.build)
                 why = env.setup()
+                if not why and self.lab_part and getattr(env, "via_lab",
+                                                         False):
+                    why = "the lab's /dev/kvm cannot run Linux guests either"
                 entry = {"label": env.label}
                 if why:
                     entry.update(status="skipped", reason=why)
                     print("bench: %s: skipped: %s" % (env.label, why),
                           file=sys.stderr)
+                elif getattr(env, "via_lab", False):
+                    entry["status"] = "ok"
+                    self.lab_envs.append(name)
                 else:
                     entry["status"] = "ok"
                     envs[name] = env
+                    if self.lab_part and getattr(env, "plan", None):
+                        # the guests' consoles, for a failure's post-mortem
+                        env.plan.log_dir = os.path.join(
+                            self.cache or self.build, "guest-logs")
                 entry["details"] = env.describe()
+                if name in ("partitioned", "virtualized", "peer"):
+                    entry["baseline"] = "bare"
                 doc["environments"][name] = entry
             self._run_workloads(doc, envs)
+            if self.lab_envs:
+                self._run_lab(doc)
         except KeyboardInterrupt as e:
             doc["warnings"].append("run interrupted: %s" % (e or "SIGINT"))
             doc["interrupted"] = True
@@ -213,13 +244,57 @@ class Run:
         doc["status"] = "failed" if failed else "ok"
         return doc
 
+    def _run_lab(self, doc):
+        """Run the lab part (labpart.py) and fold it into DOC."""
+        note = (self.progress.note if self.progress else
+                lambda t: print("bench: " + t, file=sys.stderr))
+        reps = self.cfg.lab["repetitions"]
+        size = self.cfg.lab["size"]
+        meta = {"repetitions": reps, "size": size,
+                "environments": [labpart.LAB_BARE] + self.lab_envs,
+                "why": "this host's /dev/kvm is %s, which cannot run a "
+                       "stock Linux guest" % (doc["host"]["hypervisor_module"]
+                                              or "absent")}
+        pairs = [(n, self._workload(n, size)) for n in self.names]
+        names, skipped = labpart.lab_workloads(pairs, self.lab_envs)
+        why = labpart.prerequisites(self.repo, self.build, names, note) \
+            if names else "no workload of the run has a guest side"
+        inner = None
+        if why is None:
+            outdir = os.path.join(self.build, "lab", "bench")
+            import shutil
+            shutil.rmtree(os.path.join(outdir, "result"), ignore_errors=True)
+            os.makedirs(outdir, exist_ok=True)
+            argv = labpart.command(self.repo, self.build, self.cfg,
+                                   self.lab_envs, names, reps, size, outdir)
+            note("lab part: %s in %s, %d repetition%s, size %s (the lab "
+                 "boots once; its progress follows)"
+                 % (", ".join(names), ", ".join(meta["environments"]), reps,
+                    "" if reps == 1 else "s", size))
+            status, secs = labpart.run(self.repo, self.build, argv, note)
+            meta.update(status=status, seconds=round(secs, 1),
+                        console_log=os.path.relpath(
+                            os.path.join(outdir, "console.log"), self.repo))
+            inner, why = labpart.load_inner(outdir)
+            if inner is None and status != 0:
+                why = "the lab failed (run-in-lab exit %d, console log %s)" \
+                    % (status, meta["console_log"])
+        if why:
+            meta["reason"] = why
+            doc["warnings"].append("lab part: %s" % why)
+            print("bench: lab part: %s" % why, file=sys.stderr)
+        labpart.merge(doc, inner, self.lab_envs, skipped, meta)
+
+    def _workload(self, name, size):
+        ctx = Context(self.repo, self.build, self.cfg, size, self.cfg.vcpus,
+                      self.cfg.memory_bytes, cache_root=self.cache)
+        return REGISTRY[name](ctx)
+
     def _run_workloads(self, doc, envs):
         plan = []
         for name in self.names:
-            ctx = Context(self.repo, self.build, self.cfg,
-                          self.size_for(name), self.cfg.vcpus,
-                          self.cfg.memory_bytes)
-            w = REGISTRY[name](ctx)
+            w = self._workload(name, self.size_for(name))
+            ctx = w.ctx
             entry = {"description": w.description, "size": ctx.size,
                      "repetitions": self.reps_for(name), "metrics": {},
                      "environments": {}}
@@ -231,6 +306,8 @@ class Run:
                 continue
             runnable = []
             for env_name in self.env_names:
+                if env_name in self.lab_envs:
+                    continue    # they run in the lab part
                 e = doc["environments"][env_name]
                 if e["status"] != "ok":
                     entry["environments"][env_name] = {
@@ -305,6 +382,12 @@ class Run:
             got = by_env.get(env_name, {})
             errs = errors.get(env_name, [])
             e = {"samples": {m: got[m] for m in sorted(got)}}
+            if env_name not in runnable:
+                # reported by a host run (exits: hyve on this host's own
+                # /dev/kvm): a host figure, whatever the environment's
+                # other workloads do
+                e.update(where="lab" if self.lab_part else "host",
+                         baseline="lab-bare" if self.lab_part else "bare")
             if errs:
                 e.update(status="failed", reason=errs[0], errors=errs)
             elif not got and by_env:
@@ -315,6 +398,11 @@ class Run:
             else:
                 e["status"] = "ok"
             entry["environments"][env_name] = e
-        failed = any(e["status"] == "failed"
-                     for e in entry["environments"].values())
-        entry["status"] = "failed" if failed else "ok"
+        states = [e["status"] for e in entry["environments"].values()]
+        if "failed" in states:
+            entry["status"] = "failed"
+        elif "ok" in states:
+            entry["status"] = "ok"
+        else:       # e.g. boot on the host: only guests run it
+            entry.update(status="skipped", reason="no environment that ran "
+                         "here runs %s" % w.name)

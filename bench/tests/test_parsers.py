@@ -108,8 +108,8 @@ def test_external_contract(tmp_path):
     # Missing program: skipped with a reason naming both places.
     ctx2 = Context(str(tmp_path / "empty"), str(tmp_path / "b2"), None,
                    "quick", 1, 1 << 29)
-    why = external.Boot(ctx2).unavailable()
-    assert "bench/boot/run" in why and "b2/bench/boot" in why
+    why = external.Ipi(ctx2).unavailable()
+    assert "bench/ipi/run" in why and "b2/bench/ipi" in why
     assert not os.path.exists(tmp_path / "b2")
     # Undeclared metric or bad sample: a failure.
     with pytest.raises(WorkloadError):

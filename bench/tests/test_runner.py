@@ -8,7 +8,7 @@ import os
 import pytest
 
 import bench.harness.runner as runner
-from bench.harness import cgroup, environments
+from bench.harness import cgroup, environments, labpart
 from bench.workloads import base
 from results.tools import schema, table
 
@@ -29,12 +29,62 @@ class Fake(base.Workload):
         return ["t"]
 
     def run(self, job, env):
-        done = env.run(["/bin/sh", "-c", "echo 3"], 10)
+        # A guest's figure is twice the lab's bare one, which is ten times
+        # the host's: the table must compare each with its own baseline.
+        v = {"lab-bare": 30, "virtualized": 60, "peer": 45}.get(env.name, 3)
+        done = env.run(["/bin/sh", "-c", "echo %d" % v], 10)
         if done.failure():
             raise base.WorkloadError(done.failure())
-        Fake.calls.append(env.name)
+        Fake.calls.append((self.name, env.name))
         v = float(done.stdout)
         return {"t.seconds": v, "t.rate": 1 / v}
+
+
+class HostOnly(Fake):
+    name = "hostonly"
+    description = "no guest side"
+    environments = ("bare", "partitioned")
+
+
+class FakePlan:
+    """Runs a guest's command on the host; via_lab as the test says."""
+    inside_lab = False
+
+    def __init__(self, vmm):
+        self.vmm = vmm
+        self.via_lab = not FakePlan.inside_lab
+        self.commands = []
+
+    def run(self, argv, timeout, **kw):
+        self.commands.append(argv)
+        return environments.run_process(argv, timeout)
+
+    def reset(self):
+        pass
+
+    def data_path(self, path):
+        return path
+
+    def describe(self):
+        return {"where": "lab" if self.via_lab else "host", "vmm": self.vmm}
+
+
+def fake_guest_setup(self):
+    self.plan = FakePlan(self.vmm)
+    return None
+
+
+def fake_lab(repo, build, argv, note):
+    """The lab part, run in this process: what run-in-lab would run."""
+    assert argv[0].endswith("guests/lab/run-in-lab")
+    inner = argv[argv.index("--") + 1:]
+    assert inner[1].endswith("bench/run") and "--lab-part" in inner
+    FakePlan.inside_lab = True
+    try:
+        rc = runner.main(inner[2:], REPO)
+    finally:
+        FakePlan.inside_lab = False
+    return rc, 1.5
 
 
 class Broken(Fake):
@@ -55,10 +105,15 @@ class Absent(Fake):
 
 @pytest.fixture
 def registry(monkeypatch, tmp_path):
-    reg = {"fake": Fake, "broken": Broken, "absent": Absent}
+    reg = {"fake": Fake, "broken": Broken, "absent": Absent,
+           "hostonly": HostOnly}
     monkeypatch.setattr(runner, "REGISTRY", reg)
     monkeypatch.setattr(cgroup, "probe",
                         lambda *a, **k: (None, "no cgroups in this test"))
+    # Guests "need the lab", which runs in this process: no real boot.
+    monkeypatch.setattr(environments.Guest, "setup", fake_guest_setup)
+    monkeypatch.setattr(labpart, "prerequisites", lambda *a: None)
+    monkeypatch.setattr(labpart, "run", fake_lab)
     cfg = tmp_path / "t.ini"
     cfg.write_text("[config]\nvcpus = 1\nmemory = 64M\n"
                    "workloads = %s\nrepetitions = 3\n" % " ".join(reg))
@@ -69,6 +124,7 @@ def registry(monkeypatch, tmp_path):
 def run(args, tmp_path, capsys):
     rc = runner.main(args + ["-o", str(tmp_path / "out"), "-B",
                              str(tmp_path / "build")], REPO)
+    assert not FakePlan.inside_lab
     files = os.listdir(tmp_path / "out")
     assert len(files) == 1
     with open(tmp_path / "out" / files[0]) as f:
@@ -80,8 +136,8 @@ def test_run_records_everything(registry, tmp_path, capsys):
     rc, doc, out = run(["-c", registry], tmp_path, capsys)
     assert rc == 1                          # "broken" failed
     assert schema.validate(doc) == []
-    assert set(doc["environments"]) == {"bare", "partitioned", "virtualized",
-                                        "peer"}
+    assert set(doc["environments"]) == {"bare", "partitioned", "lab-bare",
+                                        "virtualized", "peer"}
     for env in ("partitioned", "virtualized", "peer"):
         assert doc["environments"][env]["status"] in ("ok", "skipped")
         if doc["environments"][env]["status"] == "skipped":
@@ -89,7 +145,30 @@ def test_run_records_everything(registry, tmp_path, capsys):
     fake = doc["workloads"]["fake"]
     assert fake["status"] == "ok"
     assert fake["environments"]["bare"]["samples"]["t.seconds"] == [3.0] * 3
-    assert Fake.calls.count("bare") == 3
+    assert Fake.calls.count(("fake", "bare")) == 3
+    # The lab part: its own repetitions (1 by default), its rows compared
+    # with the lab's bare metal.
+    assert doc["lab"]["repetitions"] == 1 and doc["lab"]["size"] == "lab"
+    # "broken" fails in the lab too: bench/run exits 1 there.
+    assert doc["lab"]["status"] == 1 and doc["lab"]["host"]["cores"] >= 1
+    for env in ("lab-bare", "virtualized", "peer"):
+        assert doc["environments"][env]["details"]["where"] == "lab"
+        assert Fake.calls.count(("fake", env)) == 1
+    assert doc["environments"]["virtualized"]["baseline"] == "lab-bare"
+    assert "baseline" not in doc["environments"]["lab-bare"]
+    assert fake["environments"]["virtualized"]["samples"]["t.seconds"] == \
+        [60.0]
+    assert fake["lab"] == {"size": "lab", "repetitions": 1}
+    text = table.render(doc)
+    assert "lab bare metal" in text
+    assert "lab virtualized (hyve)" in text
+    assert "2.000x (100.0% worse) vs lab bare metal" in text
+    assert "1.500x (50.0% worse) vs lab bare metal" in text
+    host_only = doc["workloads"]["hostonly"]
+    assert host_only["status"] == "ok"
+    assert host_only["environments"]["virtualized"] == {
+        "status": "skipped",
+        "reason": "hostonly has no guest side; it does not run in the lab"}
     broken = doc["workloads"]["broken"]
     assert broken["status"] == "failed"
     assert "exited with status 3: oops" in \
@@ -132,3 +211,28 @@ def test_overcommit_warning(registry, tmp_path, capsys, monkeypatch):
 def test_process_timeout_kills_group():
     done = environments.run_process(["/bin/sh", "-c", "sleep 30 & wait"], 1)
     assert done.timed_out and "timed out" in done.failure()
+
+
+class GuestOnly(Fake):
+    name = "guestonly"
+    environments = ("virtualized", "peer")
+
+
+def test_interrupted_lab_part_still_valid(registry, tmp_path, capsys,
+                                          monkeypatch):
+    """A run stopped during the lab part keeps its host figures in a valid
+    file; a guest-only workload is then skipped with a reason."""
+    runner.REGISTRY["guestonly"] = GuestOnly
+    cfg = tmp_path / "g.ini"
+    cfg.write_text("[config]\nvcpus = 1\nmemory = 64M\n"
+                   "workloads = fake guestonly\nrepetitions = 1\n")
+
+    def stop(*a):
+        raise KeyboardInterrupt("terminated")
+    monkeypatch.setattr(labpart, "run", stop)
+    rc, doc, _ = run(["-c", str(cfg)], tmp_path, capsys)
+    assert rc == 1 and doc["interrupted"]
+    assert schema.validate(doc) == []
+    assert doc["workloads"]["fake"]["environments"]["bare"]["samples"]
+    g = doc["workloads"]["guestonly"]
+    assert g["status"] == "skipped" and "runs guestonly" in g["reason"]

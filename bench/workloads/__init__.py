@@ -1,9 +1,10 @@
 """The workload registry: name -> class.  Add a workload by writing one
 module with a Workload subclass (see base.py) and naming it here."""
 
+from .boot import Boot
 from .buildworld import Buildworld
 from .exits import Exits
-from .external import Boot, Ipi
+from .external import Ipi
 from .fio import Fio
 from .iperf3 import Iperf3
 

@@ -39,18 +39,30 @@ class Metric:
 
 
 class Context:
-    def __init__(self, repo, build, config, size, vcpus, memory_bytes):
+    def __init__(self, repo, build, config, size, vcpus, memory_bytes,
+                 cache_root=None):
         self.repo = repo
-        self.build = build          # absolute build folder
+        self.build = build          # absolute build folder (built programs)
         self.config = config
-        self.size = size            # "quick" or "full"
+        self.size = size            # "lab", "quick" or "full"
         self.vcpus = vcpus
         self.memory_bytes = memory_bytes
+        # Writable cache; the lab part's is on the lab's results share,
+        # since the build folder is read-only in the lab.
+        self.cache_root = cache_root or os.path.join(build, "bench")
 
     def cache(self, *parts):
-        path = os.path.join(self.build, "bench", *parts)
+        path = os.path.join(self.cache_root, *parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
+
+    def cached(self, *parts):
+        """PARTS in the build folder's cache when a ".done" stamp says it
+        is complete there (the lab sees it read-only), else cache(PARTS)."""
+        ro = os.path.join(self.build, "bench", *parts)
+        if os.path.exists(ro + ".done"):
+            return ro
+        return self.cache(*parts)
 
 
 class Workload:
@@ -72,6 +84,9 @@ class Workload:
         raise NotImplementedError
 
     def supports(self, env_name):
+        """The lab's bare metal (lab-bare) runs what bare metal runs."""
+        if env_name == "lab-bare" and "bare" in self.environments:
+            return None
         if env_name not in self.environments:
             return "%s does not run %s" % (self.name, env_name)
         return None
@@ -110,3 +125,21 @@ def json_from(text, tool):
         return json.loads(text[start:])
     except ValueError as e:
         raise WorkloadError("%s printed bad JSON: %s" % (tool, e)) from None
+
+
+def remove(path):
+    """Unlink PATH if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def read_json(path, who):
+    """The JSON document in the file PATH that WHO wrote, or WorkloadError."""
+    import json
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise WorkloadError("%s wrote no valid JSON: %s" % (who, e)) from None

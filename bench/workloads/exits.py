@@ -8,13 +8,14 @@ the table's "versus bare metal" of pio is the hyve/floor ratio.  It runs
 natively on any host whose /dev/kvm runs the test kernels (this one too).
 """
 
-import json
 import os
 
-from .base import Metric, Workload, WorkloadError, number
+from .base import Metric, Workload, WorkloadError, number, read_json, remove
 
 KINDS = ("cpuid", "pio", "mmio", "hlt")
-SIZES = {"quick": ["--iters", "2000", "--warmup", "200", "--reps", "3",
+SIZES = {"lab": ["--iters", "2000", "--warmup", "200", "--reps", "3",
+                "--rounds", "2"],
+         "quick": ["--iters", "2000", "--warmup", "200", "--reps", "3",
                    "--rounds", "2"],
          "full": []}
 
@@ -66,10 +67,7 @@ class Exits(Workload):
 
     def run(self, job, env):
         from bench.harness.environments import run_process
-        try:
-            os.unlink(self.out)
-        except FileNotFoundError:
-            pass
+        remove(self.out)
         argv = ["/usr/bin/python3", self.program,
                 "--hyve", self.needs["build/hyve"],
                 "--floor", self.needs["build/kmod/exitfloor"],
@@ -78,19 +76,10 @@ class Exits(Workload):
         done = run_process(argv, 1800, cwd=self.ctx.repo)
         if done.failure():
             raise WorkloadError(done.failure())
-        try:
-            with open(self.out, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            raise WorkloadError("bench/exits/run wrote no JSON: %s" % e) \
-                from None
-        return parse(doc)
+        return parse(read_json(self.out, "bench/exits/run"))
 
     def finish(self):
-        try:
-            os.unlink(self.out)
-        except FileNotFoundError:
-            pass
+        remove(self.out)
 
 
 def parse(doc):

@@ -1,6 +1,5 @@
 """Workloads whose program another part of the project provides: ipi
-(a micro-benchmark of the VMM, measured from inside a test kernel) and
-boot (process start to guest init, and the VMM's memory beyond guest RAM).
+(a micro-benchmark of the VMM, measured from inside a test kernel).
 
 The runner includes such a workload when its program exists, found as the
 first executable of:
@@ -24,11 +23,10 @@ bare figure is the floor (the bare KVM ioctl loop with no VMM around it).
 Numbers must be finite and not negative.  Anything else is a failure.
 """
 
-import json
 import math
 import os
 
-from .base import Metric, Workload, WorkloadError
+from .base import Metric, Workload, WorkloadError, read_json, remove
 
 ENVS = ("bare", "partitioned", "virtualized", "peer")
 
@@ -71,22 +69,13 @@ class External(Workload):
     def run(self, job, env):
         from bench.harness.environments import run_process
         os.makedirs(os.path.dirname(self.out), exist_ok=True)
-        try:
-            os.unlink(self.out)
-        except FileNotFoundError:
-            pass
+        remove(self.out)
         argv = [self.program, "-c", str(self.ctx.vcpus),
                 "-m", str(self.ctx.memory_bytes >> 20), "-o", self.out]
         done = run_process(argv, 1800, cwd=self.ctx.repo)
         if done.failure():
             raise WorkloadError(done.failure())
-        try:
-            with open(self.out, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            raise WorkloadError("%s wrote no valid JSON: %s"
-                                % (self.name, e)) from None
-        return self.parse(doc)
+        return self.parse(read_json(self.out, self.name))
 
     def parse(self, doc):
         """-> {(environment, metric): [values]}; also fills self.metrics."""
@@ -130,17 +119,10 @@ class External(Workload):
         return out
 
     def finish(self):
-        try:
-            os.unlink(self.out)
-        except FileNotFoundError:
-            pass
+        remove(self.out)
 
 
 class Ipi(External):
     program_name = "ipi"
     description = "inter-processor interrupt latency"
 
-
-class Boot(External):
-    program_name = "boot"
-    description = "process start to guest init; VMM memory beyond guest RAM"

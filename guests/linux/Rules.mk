@@ -10,3 +10,16 @@ test-linux-guest:
 	BUILD=$(BUILD) guests/linux/test-linux-guest
 
 TEST_TARGETS += test-linux-guest
+
+# guests/linux/run-workload (man/run-workload.8): its command-line errors
+# and two boots under QEMU TCG (about 45 s); the buildworld guest image
+# (guests/linux/build-buildworld-image, 2.5 GiB) is built by make bench
+# when it needs it, never by make test.
+.PHONY: test-run-workload buildworld-image
+test-run-workload:
+	BUILD=$(BUILD) guests/linux/test-run-workload
+
+buildworld-image:
+	@guests/linux/build-buildworld-image $(BUILD) >/dev/null
+
+TEST_TARGETS += test-run-workload

@@ -3,8 +3,10 @@ and configuration, one point per release (hyve version), SVG and PNG, and a
 static HTML page that shows them with tables.
 
 A release's point is the median over its runs of each run's overhead
-(median of the environment's samples against the median of bare's in the
-same run; direction-aware, so > 0 is always worse).  Releases are ordered
+(median of the environment's samples against the median of its baseline's
+in the same run: bare metal, or for the lab's guests the lab's bare metal;
+direction-aware, so > 0 is always worse).  Lab series are named "lab
+virtualized" and "lab peer".  Releases are ordered
 by their first run's start time.
 """
 
@@ -30,21 +32,21 @@ def overhead_series(runs):
         cfg = doc["config"]["name"]
         for wname, w in doc["workloads"].items():
             for metric, meta, samples in store.metric_rows(doc, wname):
-                bare = samples.get("bare")
-                if not bare:
-                    continue
-                bm = store.median(bare)
                 for env in ENVS:
-                    if env not in samples:
+                    ref = store.baseline(doc, env, wname)
+                    if env not in samples or not samples.get(ref):
                         continue
-                    o = store.overhead(store.median(samples[env]), bm,
+                    o = store.overhead(store.median(samples[env]),
+                                       store.median(samples[ref]),
                                        meta["direction"])
                     if o is None:
                         continue
+                    name = env if store.where(doc, env, wname) == "host" \
+                        else "lab " + env
                     slot = per.setdefault((cfg, wname), {"series": {},
                                                          "units": {}})
                     slot["units"][metric] = (meta["unit"], meta["direction"])
-                    slot["series"].setdefault((env, metric), {}) \
+                    slot["series"].setdefault((name, metric), {}) \
                         .setdefault(rel, []).append(o)
     order = sorted(first_seen, key=lambda r: first_seen[r])
     for slot in per.values():
@@ -80,7 +82,8 @@ def draw(per, outdir):
         ax.set_xticks(xs)
         ax.set_xticklabels(rels, rotation=30, ha="right", fontsize=8)
         ax.set_xlim(-0.5, max(len(rels) - 0.5, 0.5))
-        ax.set_ylabel("overhead versus bare metal (%), higher is worse")
+        ax.set_ylabel("overhead versus bare metal (%), higher is worse\n"
+                      "(lab rows: versus the lab's bare metal)", fontsize=8)
         ax.set_title("%s on %s" % (wname, cfg))
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()

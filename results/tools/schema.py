@@ -7,8 +7,10 @@ an empty list means the document is valid.
 import math
 
 SCHEMA = "hyve-bench-run"
-VERSIONS = (1,)
-ENVIRONMENTS = ("bare", "partitioned", "virtualized", "peer")
+VERSIONS = (1, 2)
+ENVIRONMENTS = ("bare", "partitioned", "lab-bare", "virtualized", "peer")
+REFERENCES = ("bare", "lab-bare")
+SIZES = ("lab", "quick", "full")
 STATUSES = ("ok", "failed", "skipped")
 
 
@@ -65,7 +67,7 @@ def validate(doc):
     if not v.obj(doc, "$", ("schema", "schema_version", "started",
                             "finished", "duration_s", "status", "config",
                             "host", "warnings", "environments",
-                            "workloads"), ("interrupted",)):
+                            "workloads"), ("interrupted", "lab", "lab_part")):
         return v.problems
     if doc.get("schema") != SCHEMA:
         v.err("$.schema", "must be %r" % SCHEMA)
@@ -79,6 +81,10 @@ def validate(doc):
     v.string(doc.get("status"), "$.status", ("ok", "failed"))
     if "interrupted" in doc:
         v.typ(doc["interrupted"], (bool,), "$.interrupted", "a boolean")
+    if "lab_part" in doc:
+        v.typ(doc["lab_part"], (bool,), "$.lab_part", "a boolean")
+    if "lab" in doc:
+        _lab(v, doc["lab"])
     _config(v, doc.get("config"))
     _host(v, doc.get("host"))
     w = doc.get("warnings")
@@ -93,12 +99,17 @@ def validate(doc):
 def _config(v, c):
     if not v.obj(c, "$.config", ("name", "vcpus", "memory_bytes", "size",
                                  "repetitions", "workloads", "environments"),
-                 ("size_override", "repetitions_override")):
+                 ("size_override", "repetitions_override", "lab")):
         return
     v.string(c.get("name"), "$.config.name")
     v.num(c.get("vcpus"), "$.config.vcpus", 1, integer=True)
     v.num(c.get("memory_bytes"), "$.config.memory_bytes", 1, integer=True)
-    v.string(c.get("size"), "$.config.size", ("quick", "full"))
+    v.string(c.get("size"), "$.config.size", SIZES)
+    if "lab" in c and v.obj(c["lab"], "$.config.lab",
+                            ("repetitions", "size")):
+        v.num(c["lab"].get("repetitions"), "$.config.lab.repetitions", 1,
+              integer=True)
+        v.string(c["lab"].get("size"), "$.config.lab.size", SIZES)
     v.num(c.get("repetitions"), "$.config.repetitions", 1, integer=True)
     if v.typ(c.get("workloads"), (list,), "$.config.workloads", "a list"):
         for i, w in enumerate(c["workloads"]):
@@ -107,7 +118,7 @@ def _config(v, c):
                 v.string(w.get("name"), p + ".name")
                 v.num(w.get("repetitions"), p + ".repetitions", 1,
                       integer=True)
-                v.string(w.get("size"), p + ".size", ("quick", "full"))
+                v.string(w.get("size"), p + ".size", SIZES)
     if v.typ(c.get("environments"), (list,), "$.config.environments",
              "a list"):
         for i, e in enumerate(c["environments"]):
@@ -135,8 +146,13 @@ def _environments(v, envs):
         return
     for name, e in envs.items():
         p = "$.environments.%s" % name
-        if not v.obj(e, p, ("label", "status", "details"), ("reason",)):
+        if not v.obj(e, p, ("label", "status", "details"),
+                     ("reason", "baseline")):
             continue
+        if "baseline" in e:
+            v.string(e["baseline"], p + ".baseline", REFERENCES)
+            if e["baseline"] not in envs:
+                v.err(p + ".baseline", "names no environment of the run")
         v.string(e.get("label"), p + ".label")
         v.string(e.get("status"), p + ".status", ("ok", "skipped"))
         if e.get("status") == "skipped":
@@ -152,7 +168,7 @@ def _workloads(v, ws, envs):
         p = "$.workloads.%s" % name
         if not v.obj(w, p, ("status", "description", "size", "repetitions",
                             "metrics", "environments"),
-                     ("reason", "parameters")):
+                     ("reason", "parameters", "lab")):
             continue
         v.string(w.get("status"), p + ".status", STATUSES)
         if w.get("status") in ("skipped", "failed") and \
@@ -181,8 +197,13 @@ def _workloads(v, ws, envs):
             ep = "%s.environments.%s" % (p, en)
             if en not in ENVIRONMENTS:
                 v.err(ep, "unknown environment")
-            if not v.obj(e, ep, ("status",), ("reason", "errors", "samples")):
+            if not v.obj(e, ep, ("status",), ("reason", "errors", "samples",
+                                              "where", "baseline")):
                 continue
+            if "where" in e:
+                v.string(e["where"], ep + ".where", ("host", "lab"))
+            if "baseline" in e:
+                v.string(e["baseline"], ep + ".baseline", REFERENCES)
             v.string(e.get("status"), ep + ".status", STATUSES)
             if e.get("status") in ("skipped", "failed"):
                 v.string(e.get("reason"), ep + ".reason")
@@ -201,6 +222,27 @@ def _workloads(v, ws, envs):
                     continue
                 for i, x in enumerate(vals):
                     v.num(x, "%s[%d]" % (sp, i), 0)
+
+
+def _lab(v, lab):
+    p = "$.lab"
+    if not v.obj(lab, p, ("repetitions", "size", "environments", "why"),
+                 ("status", "seconds", "console_log", "reason", "host",
+                  "warnings")):
+        return
+    v.num(lab.get("repetitions"), p + ".repetitions", 1, integer=True)
+    v.string(lab.get("size"), p + ".size", SIZES)
+    v.string(lab.get("why"), p + ".why")
+    if v.typ(lab.get("environments"), (list,), p + ".environments",
+             "a list"):
+        for i, e in enumerate(lab["environments"]):
+            v.string(e, "%s.environments[%d]" % (p, i), ENVIRONMENTS)
+    if "status" in lab:
+        v.typ(lab["status"], (int,), p + ".status", "an integer")
+    if "seconds" in lab:
+        v.num(lab["seconds"], p + ".seconds", 0)
+    if "reason" in lab:
+        v.string(lab["reason"], p + ".reason")
 
 
 def _has_reason(w, es):

@@ -6,7 +6,33 @@ import statistics
 
 from . import schema
 
-ENV_ORDER = ("bare", "partitioned", "virtualized", "peer")
+ENV_ORDER = ("bare", "partitioned", "lab-bare", "virtualized", "peer")
+REFERENCES = ("bare", "lab-bare")
+
+
+def _entry(doc, env, workload):
+    if workload is None:
+        return {}
+    return doc["workloads"].get(workload, {}).get("environments", {}).get(
+        env, {})
+
+
+def baseline(doc, env, workload=None):
+    """The environment ENV's figures (of WORKLOAD) are compared with: the
+    workload's own "baseline" for it, else the environment's (schema 2:
+    lab-bare for the lab's guests), else bare; None for a reference (bare,
+    lab-bare) itself."""
+    if env in REFERENCES:
+        return None
+    return _entry(doc, env, workload).get("baseline") or \
+        doc["environments"].get(env, {}).get("baseline", "bare")
+
+
+def where(doc, env, workload=None):
+    """"lab" or "host": where ENV (of WORKLOAD) ran."""
+    return _entry(doc, env, workload).get("where") or \
+        doc["environments"].get(env, {}).get("details", {}).get(
+            "where", "host")
 
 
 class StoreError(Exception):

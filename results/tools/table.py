@@ -3,12 +3,23 @@
     configuration | seconds (or the metric) | versus bare metal
 
 one block per workload (per headline metric for workloads with several),
-every environment listed, skipped and failed ones with their reason."""
+every environment listed, skipped and failed ones with their reason.  Rows
+that ran in the lab are labelled "lab ..." and compared with the lab's own
+bare metal (their baseline), never with the host's."""
 
 from . import store
 
 LABELS = {"bare": "bare metal", "partitioned": "partitioned",
+          "lab-bare": "lab bare metal",
           "virtualized": "virtualized (hyve)", "peer": "peer (QEMU/KVM)"}
+
+
+def label(doc, env, workload=None):
+    text = LABELS.get(env, env)
+    if store.where(doc, env, workload) == "lab" and \
+            not text.startswith("lab"):
+        text = "lab " + text
+    return text
 UNIT_NAMES = {"s": "seconds"}
 
 
@@ -46,6 +57,22 @@ def header(doc):
              % (h["cpu_model"], h["cores"], h["memory_bytes"] >> 20,
                 h["kernel"], h.get("hypervisor_module") or "none",
                 doc["started"])]
+    lab = doc.get("lab")
+    if lab:
+        lh = lab.get("host") or {}
+        where = ("%s, %d cores, %d MiB, Linux %s, /dev/kvm: %s" % (
+            lh["cpu_model"], lh["cores"], lh["memory_bytes"] >> 20,
+            lh["kernel"], lh.get("hypervisor_module") or "none")) \
+            if lh else "no lab facts"
+        lines.append("lab: %s ran in the lab (%s) because %s; lab rows are "
+                     "compared with the lab's own bare metal; %d repetition%s,"
+                     " size %s%s" % (
+                         ", ".join(e for e in lab["environments"]
+                                   if e != "lab-bare"), where, lab["why"],
+                         lab["repetitions"],
+                         "" if lab["repetitions"] == 1 else "s", lab["size"],
+                         ", %.0f s" % lab["seconds"] if "seconds" in lab
+                         else ""))
     for w in doc["warnings"]:
         lines.append("warning: " + w)
     return lines
@@ -56,9 +83,12 @@ def render(doc, headline_only=True):
     envs = [e for e in store.ENV_ORDER if e in doc["environments"]]
     for name, w in doc["workloads"].items():
         out.append("")
-        out.append("%s (%s, %s, %d repetition%s)" % (
+        lab = w.get("lab")
+        out.append("%s (%s, %s, %d repetition%s%s)" % (
             name, w["description"], w["size"], w["repetitions"],
-            "" if w["repetitions"] == 1 else "s"))
+            "" if w["repetitions"] == 1 else "s",
+            "; lab: %s, %d" % (lab["size"], lab["repetitions"])
+            if lab else ""))
         if w["status"] == "skipped":
             out.append("  skipped: %s" % w["reason"])
             continue
@@ -67,8 +97,6 @@ def render(doc, headline_only=True):
         table = []
         for metric, meta, per in rows:
             unit = UNIT_NAMES.get(meta["unit"], meta["unit"])
-            bare = per.get("bare")
-            bare_m = store.median(bare) if bare else None
             for env in envs:
                 vals = per.get(env)
                 if not vals:
@@ -77,11 +105,19 @@ def render(doc, headline_only=True):
                 cell = "%s %s (%s-%s, n=%d)" % (
                     fmt(med), unit, fmt(min(vals)), fmt(max(vals)),
                     len(vals))
-                vs = "1.000x (reference)" if env == "bare" else (
-                    versus(med, bare_m, meta["direction"])
-                    if bare_m is not None else "no bare figure")
+                ref = store.baseline(doc, env, name)
+                if ref is None:
+                    vs = "1.000x (%sreference)" % (
+                        "lab " if env == "lab-bare" else "")
+                elif per.get(ref):
+                    vs = versus(med, store.median(per[ref]),
+                                meta["direction"])
+                    if ref != "bare":
+                        vs += " vs " + label(doc, ref)
+                else:
+                    vs = "no %s figure" % label(doc, ref)
                 table.append(([metric] if many else [])
-                             + [LABELS.get(env, env), cell, vs])
+                             + [label(doc, env, name), cell, vs])
         if table:
             head = (["metric"] if many else []) + [
                 "configuration",
@@ -93,10 +129,10 @@ def render(doc, headline_only=True):
             if e is None or e.get("samples"):
                 if e and e["status"] == "failed":
                     out.append("  %s: FAILED in part: %s"
-                               % (LABELS.get(env, env), e["reason"]))
+                               % (label(doc, env, name), e["reason"]))
                 continue
             word = "skipped" if e["status"] == "skipped" else "FAILED"
-            out.append("  %s: %s: %s" % (LABELS.get(env, env), word,
+            out.append("  %s: %s: %s" % (label(doc, env, name), word,
                                          e.get("reason", "?")))
         if w["status"] == "failed" and w.get("reason"):
             out.append("  FAILED: %s" % w["reason"])
