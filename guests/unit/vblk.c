@@ -532,22 +532,6 @@ TEST(vblk_write_zeroes)
 
 /* ---- interrupts --------------------------------------------------------- */
 
-static void on_irq(struct trap_frame *f)
-{
-	(void)f;
-	apic_eoi();
-}
-
-static int wait_irq(unsigned vector, unsigned long want)
-{
-	return irq_wait(vector, want, WAIT);
-}
-
-static void settle(void)
-{
-	irq_settle(50000000ull);
-}
-
 /* Submits a read without waiting. */
 static uint16_t submit_read(uint64_t sector, void *data)
 {
@@ -567,8 +551,8 @@ TEST(vblk_msix)
 	find();
 	require(vd.msix, "no MSI-X");
 	apic_init();
-	irq_install(VEC_Q, on_irq);
-	irq_install(VEC_CFG, on_irq);
+	irq_install(VEC_Q, apic_eoi_handler);
+	irq_install(VEC_CFG, apic_eoi_handler);
 	vdev_msix_entry(&vd, 0, 0, VEC_Q);
 	vdev_msix_entry(&vd, 1, 0, VEC_CFG);
 	vdev_msix_enable(&vd);
@@ -578,7 +562,7 @@ TEST(vblk_msix)
 	n0 = irq_count(VEC_Q);
 	submit_read(3, buf);
 	vq_kick(&vd, &vq);
-	expect(wait_irq(VEC_Q, n0 + 1), "no interrupt at vector 0x%x for the completion", VEC_Q);
+	expect(vdev_wait_irq(VEC_Q, n0 + 1), "no interrupt at vector 0x%x for the completion", VEC_Q);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "interrupt but no used entry");
 	expect_eq(buf[0], host_byte(3 * 512));
 	/* With NO_INTERRUPT the completion comes without a message. */
@@ -587,7 +571,7 @@ TEST(vblk_msix)
 	submit_read(4, buf);
 	vq_kick(&vd, &vq);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "no completion");
-	settle();
+	vdev_settle();
 	expect_eq(irq_count(VEC_Q), n0);
 	/* A malformed chain makes the device ask for a reset through the
 	 * configuration vector. */
@@ -595,7 +579,7 @@ TEST(vblk_msix)
 	n0 = irq_count(VEC_CFG);
 	vq_publish(&vq, 300);
 	vq_kick(&vd, &vq);
-	expect(wait_irq(VEC_CFG, n0 + 1), "no configuration interrupt for NEEDS_RESET");
+	expect(vdev_wait_irq(VEC_CFG, n0 + 1), "no configuration interrupt for NEEDS_RESET");
 	expect(vdev_status(&vd) & VS_NEEDS_RESET, "status 0x%x", vdev_status(&vd));
 }
 
@@ -606,7 +590,7 @@ TEST(vblk_event_idx)
 	find();
 	require(vd.msix, "no MSI-X");
 	apic_init();
-	irq_install(VEC_Q, on_irq);
+	irq_install(VEC_Q, apic_eoi_handler);
 	vdev_msix_entry(&vd, 0, 0, VEC_Q);
 	vdev_msix_enable(&vd);
 	bring_up(1ull << VF_EVENT_IDX, 0);
@@ -618,7 +602,7 @@ TEST(vblk_event_idx)
 	submit_read(7, buf);
 	vq_kick(&vd, &vq);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "first request: no completion");
-	expect(wait_irq(VEC_Q, n0 + 1), "no interrupt for used entry 0 = used_event");
+	expect(vdev_wait_irq(VEC_Q, n0 + 1), "no interrupt for used entry 0 = used_event");
 	/* Now an interrupt is wanted only once used entry 3 is written (the
 	 * third completion from here). */
 	vq_set_used_event(&vq, 3);
@@ -628,12 +612,12 @@ TEST(vblk_event_idx)
 		vq_kick(&vd, &vq);
 		expect(vq_wait(&vq, 0, 0, WAIT) == 0, "request %u: no completion", i);
 		if (i < 2) {
-			settle();
+			vdev_settle();
 			expect(irq_count(VEC_Q) == n0, "interrupt after completion %u, before used_event", i);
 		}
 	}
-	expect(wait_irq(VEC_Q, n0 + 1), "no interrupt when the used index passed used_event");
-	settle();
+	expect(vdev_wait_irq(VEC_Q, n0 + 1), "no interrupt when the used index passed used_event");
+	vdev_settle();
 	expect_eq(irq_count(VEC_Q), n0 + 1);
 	/* The device publishes avail_event: the next entry it will look at. */
 	expect_eq(vq_avail_event(&vq), 4);

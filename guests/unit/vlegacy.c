@@ -264,22 +264,6 @@ static void on_intx(struct trap_frame *f)
 	apic_eoi();
 }
 
-static void on_msi(struct trap_frame *f)
-{
-	(void)f;
-	apic_eoi();
-}
-
-static int wait_irq(unsigned vector, unsigned long want)
-{
-	return irq_wait(vector, want, WAIT);
-}
-
-static void settle(void)
-{
-	irq_settle(50000000ull);
-}
-
 TEST(vleg_intx)
 {
 	unsigned gsi;
@@ -302,11 +286,11 @@ TEST(vleg_intx)
 	n0 = irq_count(VEC_INTX);
 	submit(T_IN, 3, buf, 512, 1);
 	vq_kick(&vd, &vq);
-	expect(wait_irq(VEC_INTX, n0 + 1), "no INTx interrupt at vector 0x%x (GSI %u)",
+	expect(vdev_wait_irq(VEC_INTX, n0 + 1), "no INTx interrupt at vector 0x%x (GSI %u)",
 	       VEC_INTX, gsi);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "interrupt but no used entry");
 	expect_eq(buf[0], host_byte(3 * 512));
-	settle();
+	vdev_settle();
 	/* The ISR read lowered the line before the EOI, so the I/O APIC has
 	 * nothing to deliver again: a line left high would be a storm.  On
 	 * kvm_pvm the vector can arrive a second time (seen with the ISR
@@ -325,11 +309,11 @@ TEST(vleg_intx)
 	submit(T_IN, 4, buf, 512, 1);
 	vq_kick(&vd, &vq);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "no completion");
-	settle();
+	vdev_settle();
 	expect_eq(irq_count(VEC_INTX), n0);
 	expect(pci_cfg16(&vd.pci, PCI_CFG_STATUS) & 8, "status lacks the interrupt bit");
 	pci_set16(&vd.pci, PCI_CFG_COMMAND, pci_cfg16(&vd.pci, PCI_CFG_COMMAND) & ~PCI_CMD_INTX_OFF);
-	expect(wait_irq(VEC_INTX, n0 + 1), "no INTx once enabled again");
+	expect(vdev_wait_irq(VEC_INTX, n0 + 1), "no INTx once enabled again");
 	expect_eq(isr_seen, 1);
 	expect(!(pci_cfg16(&vd.pci, PCI_CFG_STATUS) & 8), "interrupt status bit after the ISR read");
 	ioapic_route(gsi, VEC_INTX, 1);
@@ -342,8 +326,8 @@ TEST(vleg_msix)
 	find();
 	require(vd.msix, "no MSI-X");
 	apic_init();
-	irq_install(VEC_Q, on_msi);
-	irq_install(VEC_CFG, on_msi);
+	irq_install(VEC_Q, apic_eoi_handler);
+	irq_install(VEC_CFG, apic_eoi_handler);
 	vdev_msix_entry(&vd, 0, 0, VEC_Q);
 	vdev_msix_entry(&vd, 1, 0, VEC_CFG);
 	vdev_msix_enable(&vd);
@@ -360,13 +344,13 @@ TEST(vleg_msix)
 	n0 = irq_count(VEC_Q);
 	submit(T_IN, 5, buf, 512, 1);
 	vq_kick(&vd, &vq);
-	expect(wait_irq(VEC_Q, n0 + 1), "no interrupt at vector 0x%x", VEC_Q);
+	expect(vdev_wait_irq(VEC_Q, n0 + 1), "no interrupt at vector 0x%x", VEC_Q);
 	expect(vq_wait(&vq, 0, 0, WAIT) == 0, "interrupt but no used entry");
 	expect_eq(buf[0], host_byte(5 * 512));
 	/* A broken ring: NEEDS_RESET through the configuration vector. */
 	n0 = irq_count(VEC_CFG);
 	vq_publish(&vq, (uint16_t)(vq.size + 1));
 	vq_kick(&vd, &vq);
-	expect(wait_irq(VEC_CFG, n0 + 1), "no configuration interrupt for NEEDS_RESET");
+	expect(vdev_wait_irq(VEC_CFG, n0 + 1), "no configuration interrupt for NEEDS_RESET");
 	expect(vdev_status(&vd) & VS_NEEDS_RESET, "status 0x%x", vdev_status(&vd));
 }

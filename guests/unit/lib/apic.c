@@ -76,3 +76,9 @@ void apic_timer_stop(void)
 	apic_write(APIC_LVTT, 1u << 16);
 	apic_write(APIC_TMICT, 0);
 }
+
+void apic_eoi_handler(struct trap_frame *f)
+{
+	(void)f;
+	apic_eoi();
+}

@@ -25,6 +25,9 @@ uint32_t apic_read(unsigned reg);
 void apic_write(unsigned reg, uint32_t v);
 uint32_t apic_id(void);
 void apic_eoi(void);
+/* An interrupt handler that only acknowledges (idt.c counts the vector). */
+struct trap_frame;
+void apic_eoi_handler(struct trap_frame *f);
 void apic_self_ipi(unsigned vector);
 /* One-shot timer: fires `vector` after `count` ticks (divide by 1). */
 void apic_timer_oneshot(unsigned vector, uint32_t count);

@@ -1,4 +1,5 @@
 #include "virtio.h"
+#include "idt.h"
 #include "string.h"
 #include "x86.h"
 #include "vmm/abi.h"
@@ -409,4 +410,14 @@ void vq_set_no_interrupt(struct virtq *vq, int on)
 {
 	vq->avail[0] = on ? VRING_AVAIL_NO_INTERRUPT : 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+int vdev_wait_irq(unsigned vector, unsigned long want)
+{
+	return irq_wait(vector, want, 4000000000ull);
+}
+
+void vdev_settle(void)
+{
+	irq_settle(50000000ull);
 }

@@ -173,4 +173,10 @@ uint16_t vq_avail_event(struct virtq *vq);
 /* NO_INTERRUPT flag (without event index). */
 void vq_set_no_interrupt(struct virtq *vq, int on);
 
+/* Interrupts of the virtio test kernels: vdev_wait_irq waits up to 4 * 10^9
+ * cycles until `want` interrupts arrived on `vector` (1 when they did);
+ * vdev_settle lets late ones arrive. */
+int vdev_wait_irq(unsigned vector, unsigned long want);
+void vdev_settle(void);
+
 #endif
