@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmm/exit_log.h"
 #include "vmm/exits.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -82,6 +83,7 @@ static int
 on_shutdown(struct vcpu *v, struct hv_exit *e)
 {
 	(void)e;
+	exit_log_report(v);
 	vm_request_stop(v->vm, HYVE_EXIT_TRIPLEFAULT,
 	    "vCPU %d: triple fault, last rip 0x%" PRIx64, v->id, rip_of(v));
 	return 1;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/exit_log.h"
 #include "vmm/exits.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -165,68 +166,6 @@ vcpu_interrupt(struct vcpu *v, uint8_t vector)
 	return r;
 }
 
-/* The last exits of a vCPU, for the report on a triple fault. */
-#define EXIT_HISTORY 8
-struct exit_note {
-	uint8_t kind;
-	bool write;
-	uint64_t addr;          /* port or guest-physical address */
-	uint64_t seq;           /* exit number */
-};
-
-static void
-note_exit(struct exit_note *h, uint64_t seq, const struct hv_exit *e)
-{
-	struct exit_note *n = &h[seq % EXIT_HISTORY];
-	*n = (struct exit_note){ .kind = (uint8_t)e->kind, .seq = seq };
-	if (e->kind == HV_EXIT_IO) {
-		n->addr = e->u.io.port;
-		n->write = !e->u.io.in;
-	} else if (e->kind == HV_EXIT_MMIO) {
-		n->addr = e->u.mmio.gpa;
-		n->write = e->u.mmio.write;
-	}
-}
-
-/* A triple fault (KVM_EXIT_SHUTDOWN) leaves little behind: say everything
- * the vCPU still shows, so that a rare one can be understood afterwards. */
-static void
-report_shutdown(struct vcpu *v, const struct exit_note *h, uint64_t seq)
-{
-	pr_err("vCPU %d: triple fault at exit %" PRIu64 " (%" PRIu64 " runs, "
-	    "last rip seen 0x%" PRIx64 ")", v->id, seq, stat_read(&v->stats.runs),
-	    v->last_rip);
-	for (uint64_t i = seq > EXIT_HISTORY ? seq - EXIT_HISTORY : 1; i < seq;
-	    i++) {
-		const struct exit_note *n = &h[i % EXIT_HISTORY];
-		if (n->seq != i)
-			continue;
-		if (n->kind == HV_EXIT_IO || n->kind == HV_EXIT_MMIO)
-			pr_err("vCPU %d:   exit %" PRIu64 ": %s %s 0x%" PRIx64, v->id,
-			    i, stat_names[n->kind], n->write ? "write" : "read",
-			    n->addr);
-		else
-			pr_err("vCPU %d:   exit %" PRIu64 ": %s", v->id, i,
-			    stat_names[n->kind]);
-	}
-	struct hv_regs r;
-	struct hv_sregs sr;
-	if (hv_vcpu_get_regs(v->hv, &r) == 0)
-		pr_err("vCPU %d: rip 0x%" PRIx64 " rsp 0x%" PRIx64 " rflags 0x%"
-		    PRIx64 " rax 0x%" PRIx64 " rcx 0x%" PRIx64 " rdx 0x%" PRIx64,
-		    v->id, r.rip, r.rsp, r.rflags, r.rax, r.rcx, r.rdx);
-	if (hv_vcpu_get_sregs(v->hv, &sr) == 0) {
-		pr_err("vCPU %d: cr0 0x%" PRIx64 " cr2 0x%" PRIx64 " cr3 0x%"
-		    PRIx64 " cr4 0x%" PRIx64 " efer 0x%" PRIx64, v->id, sr.cr0,
-		    sr.cr2, sr.cr3, sr.cr4, sr.efer);
-		pr_err("vCPU %d: cs 0x%x base 0x%" PRIx64 " l %u db %u, ss 0x%x, "
-		    "tr 0x%x, gdt 0x%" PRIx64 "/0x%x, idt 0x%" PRIx64 "/0x%x",
-		    v->id, sr.cs.selector, sr.cs.base, sr.cs.l, sr.cs.db,
-		    sr.ss.selector, sr.tr.selector, sr.gdt.base, sr.gdt.limit,
-		    sr.idt.base, sr.idt.limit);
-	}
-}
-
 static void *
 vcpu_thread(void *arg)
 {
@@ -257,9 +196,6 @@ vcpu_thread(void *arg)
 
 	uint64_t t_exit = now_ns();
 	int prev = -1;
-	struct exit_note history[EXIT_HISTORY];
-	uint64_t seq = 0;
-	memset(history, 0, sizeof(history));
 	for (;;) {
 		if (vm_stopping(vm))
 			break;
@@ -285,6 +221,7 @@ vcpu_thread(void *arg)
 		atomic_store_explicit(&v->in_run, false, memory_order_relaxed);
 		t_exit = now_ns();
 		stat_add(&v->stats.guest_ns, t_exit - t0);
+		uint64_t run = stat_read(&v->stats.runs) + 1;
 		stat_add(&v->stats.runs, 1);
 		if (r < 0) {
 			vm_request_stop(vm, HYVE_EXIT_INTERNAL,
@@ -297,9 +234,7 @@ vcpu_thread(void *arg)
 			    memory_order_relaxed);
 		prev = (int)e.kind;
 		stat_add(&v->stats.exit[e.kind].count, 1);
-		note_exit(history, ++seq, &e);
-		if (e.kind == HV_EXIT_SHUTDOWN)
-			report_shutdown(v, history, seq);
+		exit_log_note(v, run, &e);
 		if (exit_handlers[e.kind](v, &e) != 0)
 			break;
 	}

@@ -12,6 +12,7 @@
 #include "kmod/hv.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/exit_log.h"
 #include "vmm/mem.h"
 #include "vmm/stats.h"
 
@@ -58,6 +59,7 @@ struct vcpu {
 	struct vcpu_call *calls;
 	struct vcpu_stats stats;
 	uint64_t last_rip;              /* for reports */
+	struct exit_note exit_log[EXIT_LOG_LEN];  /* vCPU thread only */
 };
 
 enum vm_state { VM_RUNNING, VM_SUSPENDED, VM_STOPPING };

@@ -23,7 +23,7 @@ class Progress:
         self.estimate_left = max(0.0, self.estimate_left - estimate)
         self.estimate_done += estimate
         self.stream.write("[%d/%d] %s %s | %s | repetition %d/%d "
-                          "(%d step%s remain%s)\n"
+                          "(%d more step%s%s)\n"
                           % (self.done + 1, self.total, workload, job,
                              env_label, rep, reps, remaining - 1,
                              "" if remaining - 1 == 1 else "s", eta))

@@ -14,12 +14,13 @@ from bench.workloads import REGISTRY
 from bench.workloads.base import Context, WorkloadError
 
 from . import config as configmod
-from . import environments, hostfacts, labpart
+from . import environments, hostfacts, labpart, scratchfs
 from .progress import Progress
 
 SCHEMA = "hyve-bench-run"
 SCHEMA_VERSION = 2
 EX_USAGE = 64
+SCRATCH_MIB = 384       # the lab part's scratch file system (sparse)
 
 
 class Usage(Exception):
@@ -162,6 +163,7 @@ class Run:
         self.size = size
         self.reps = reps
         self.progress = None
+        self.scratch = None     # the lab part's scratch file system
 
     def reps_for(self, name):
         return self.reps or self.cfg.repetitions_for(name)
@@ -224,6 +226,8 @@ class Run:
                 if name in ("partitioned", "virtualized", "peer"):
                     entry["baseline"] = "bare"
                 doc["environments"][name] = entry
+            if self.lab_part:
+                self._mount_scratch(doc)
             self._run_workloads(doc, envs)
             if self.lab_envs:
                 self._run_lab(doc)
@@ -233,6 +237,8 @@ class Run:
         finally:
             for env in envs.values():
                 env.teardown()
+            if self.scratch:
+                self.scratch.unmount()
         for w in doc["workloads"].values():
             if "status" not in w:
                 w.update(status="failed", reason="run interrupted")
@@ -243,6 +249,19 @@ class Run:
             w["status"] == "failed" for w in doc["workloads"].values())
         doc["status"] = "failed" if failed else "ok"
         return doc
+
+    def _mount_scratch(self, doc):
+        """The lab part's scratch file system (scratchfs.py), for the fio
+        backing file; without it fio uses the cache, with a warning."""
+        fs = scratchfs.ScratchFS(SCRATCH_MIB, self.build)
+        why = fs.mount()
+        if why:
+            doc["warnings"].append("no scratch file system (%s): data files "
+                                   "stay in the cache folder" % why)
+            print("bench: warning: %s" % doc["warnings"][-1],
+                  file=sys.stderr)
+            return
+        self.scratch = fs
 
     def _run_lab(self, doc):
         """Run the lab part (labpart.py) and fold it into DOC."""
@@ -287,7 +306,9 @@ class Run:
 
     def _workload(self, name, size):
         ctx = Context(self.repo, self.build, self.cfg, size, self.cfg.vcpus,
-                      self.cfg.memory_bytes, cache_root=self.cache)
+                      self.cfg.memory_bytes, cache_root=self.cache,
+                      scratch_root=self.scratch and self.scratch.path,
+                      scratch_kind=scratchfs.DESCRIPTION)
         return REGISTRY[name](ctx)
 
     def _run_workloads(self, doc, envs):

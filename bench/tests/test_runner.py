@@ -181,7 +181,7 @@ def test_run_records_everything(registry, tmp_path, capsys):
     assert "versus bare metal" in out.out
     assert "partitioned: skipped:" in out.out
     assert "absent" in out.out and "its tool is not installed" in out.out
-    assert "[1/" in out.err and "remain" in out.err   # progress lines
+    assert "[1/" in out.err and "more step" in out.err   # progress lines
     assert table.render(doc) in out.out
 
 
@@ -236,3 +236,19 @@ def test_interrupted_lab_part_still_valid(registry, tmp_path, capsys,
     assert doc["workloads"]["fake"]["environments"]["bare"]["samples"]
     g = doc["workloads"]["guestonly"]
     assert g["status"] == "skipped" and "runs guestonly" in g["reason"]
+
+
+def test_progress_lines():
+    import io
+    from bench.harness.progress import Progress
+    out = io.StringIO()
+    p = Progress(3, stream=out, estimate=30.0)
+    for rep in (1, 2, 3):
+        p.step("fio", "all", "bare metal", rep, 3, 10.0)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[1/3] fio all | bare metal | repetition 1/3 " \
+        "(2 more steps)"
+    assert lines[1].startswith("[2/3] fio all | bare metal | repetition "
+                               "2/3 (1 more step, about ")
+    assert lines[2].startswith("[3/3] ") and "(0 more steps, about " \
+        in lines[2]

@@ -40,7 +40,7 @@ class Metric:
 
 class Context:
     def __init__(self, repo, build, config, size, vcpus, memory_bytes,
-                 cache_root=None):
+                 cache_root=None, scratch_root=None, scratch_kind=None):
         self.repo = repo
         self.build = build          # absolute build folder (built programs)
         self.config = config
@@ -50,9 +50,22 @@ class Context:
         # Writable cache; the lab part's is on the lab's results share,
         # since the build folder is read-only in the lab.
         self.cache_root = cache_root or os.path.join(build, "bench")
+        # Where data that must sit on a real block device's file system
+        # goes (the lab part's scratch ext4, scratchfs.py); else the cache.
+        self.scratch_root = scratch_root
+        self.scratch_kind = scratch_kind if scratch_root else None
 
     def cache(self, *parts):
         path = os.path.join(self.cache_root, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def scratch(self, *parts):
+        """PARTS in the scratch file system when there is one, else in the
+        cache."""
+        if not self.scratch_root:
+            return self.cache(*parts)
+        path = os.path.join(self.scratch_root, *parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
 

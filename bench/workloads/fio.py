@@ -5,9 +5,10 @@ process runs the eight jobs one after another (stonewalled), so that a
 guest boots once per repetition; its JSON holds one entry per job.
 
 Sizes: quick and full on the host; lab for the lab (a 64 MiB file and
-2-second jobs: the lab runs everything many times slower, and its
-backing file lives on the lab's results share, a 9p file system, because
-the lab's tmpfs refuses direct I/O)."""
+2-second jobs: the lab runs everything many times slower).  In the lab
+part the backing file lives on the runner's scratch file system (ext4 on
+a loop device over tmpfs, scratchfs.py): the lab's own file systems are
+9p shares and a tmpfs that refuses direct I/O."""
 
 import os
 import shutil
@@ -34,7 +35,7 @@ class Fio(Workload):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.file_bytes, self.runtime, self.ramp = SIZES[ctx.size]
-        self.backing = ctx.cache("fio", "backing-%d.dat" % self.file_bytes)
+        self.backing = ctx.scratch("fio", "backing-%d.dat" % self.file_bytes)
         self._jobs = {}
         for label, rw, bs in PATTERNS:
             for depth in DEPTHS:
@@ -62,7 +63,8 @@ class Fio(Workload):
     def parameters(self):
         return {"file_bytes": self.file_bytes, "runtime_s": self.runtime,
                 "ramp_s": self.ramp, "ioengine": "libaio", "direct": True,
-                "backing_file": self.backing}
+                "backing_file": self.backing,
+                "backing_fs": self.ctx.scratch_kind or "cache folder"}
 
     def prepare(self):
         try:

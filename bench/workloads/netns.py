@@ -5,10 +5,10 @@ or route the host already has.  destroy() removes the namespace (which
 takes the veth pair with it) and is safe to call more than once.
 """
 
-import glob
 import ipaddress
-import os
 import subprocess
+
+from bench.harness import kmod
 
 from .base import WorkloadError
 
@@ -46,27 +46,6 @@ def pick_network(used):
     raise WorkloadError("no free 10.213.x.x/30 for the iperf3 namespace")
 
 
-def load_veth(build=None):
-    """Load the veth module when it is not there (the lab's kernel has it
-    only as a module, in the tree guests/lib/fetch-kernel unpacked); a
-    kernel with veth built in needs nothing."""
-    if os.path.isdir("/sys/module/veth"):
-        return
-    if subprocess.run(["modprobe", "veth"], capture_output=True,
-                      timeout=30, check=False).returncode == 0:
-        return
-    build = build or os.environ.get("BUILD") or "build"
-    release = os.uname().release
-    for root in sorted(glob.glob(os.path.join(build, "kernel", "*", "root"))):
-        if os.path.isfile(os.path.join(root, "lib", "modules", release,
-                                       "modules.dep")):
-            if subprocess.run(["modprobe", "-d", root, "veth"],
-                              capture_output=True, timeout=30,
-                              check=False).returncode == 0:
-                return
-    # Built into the kernel, or really missing: ip link add tells which.
-
-
 class Pair:
     def __init__(self, tag):
         self.ns = "%s-ns" % tag
@@ -83,7 +62,7 @@ class Pair:
                 "host_addr": self.host_addr, "server_addr": self.ns_addr}
 
     def create(self, build=None):
-        load_veth(build)
+        kmod.load("veth", build)   # the lab kernel has it as a module
         self.net = pick_network(used_networks())
         hosts = list(self.net.hosts())
         self.host_addr, self.ns_addr = str(hosts[0]), str(hosts[1])

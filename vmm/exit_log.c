@@ -1,0 +1,57 @@
+/* The last exits of a vCPU and the report that shows them (exit_log.h). */
+#include <inttypes.h>
+
+#include "vmm/exit_log.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+void
+exit_log_note(struct vcpu *v, uint64_t seq, const struct hv_exit *e)
+{
+	struct exit_note *n = &v->exit_log[seq % EXIT_LOG_LEN];
+	*n = (struct exit_note){ .kind = (uint8_t)e->kind, .seq = seq };
+	if (e->kind == HV_EXIT_IO) {
+		n->addr = e->u.io.port;
+		n->write = !e->u.io.in;
+	} else if (e->kind == HV_EXIT_MMIO) {
+		n->addr = e->u.mmio.gpa;
+		n->write = e->u.mmio.write;
+	}
+}
+
+void
+exit_log_report(struct vcpu *v)
+{
+	uint64_t seq = stat_read(&v->stats.runs);
+	pr_err("vCPU %d: triple fault at run %" PRIu64 ", last rip seen 0x%"
+	    PRIx64, v->id, seq, v->last_rip);
+	for (uint64_t i = seq > EXIT_LOG_LEN ? seq - EXIT_LOG_LEN : 1; i < seq;
+	    i++) {
+		const struct exit_note *n = &v->exit_log[i % EXIT_LOG_LEN];
+		if (n->seq != i)
+			continue;
+		if (n->kind == HV_EXIT_IO || n->kind == HV_EXIT_MMIO)
+			pr_err("vCPU %d:   exit %" PRIu64 ": %s %s 0x%" PRIx64, v->id,
+			    i, stat_names[n->kind], n->write ? "write" : "read",
+			    n->addr);
+		else
+			pr_err("vCPU %d:   exit %" PRIu64 ": %s", v->id, i,
+			    stat_names[n->kind]);
+	}
+	struct hv_regs r;
+	struct hv_sregs sr;
+	if (hv_vcpu_get_regs(v->hv, &r) == 0)
+		pr_err("vCPU %d: rip 0x%" PRIx64 " rsp 0x%" PRIx64 " rflags 0x%"
+		    PRIx64 " rax 0x%" PRIx64 " rcx 0x%" PRIx64 " rdx 0x%" PRIx64,
+		    v->id, r.rip, r.rsp, r.rflags, r.rax, r.rcx, r.rdx);
+	if (hv_vcpu_get_sregs(v->hv, &sr) == 0) {
+		pr_err("vCPU %d: cr0 0x%" PRIx64 " cr2 0x%" PRIx64 " cr3 0x%"
+		    PRIx64 " cr4 0x%" PRIx64 " efer 0x%" PRIx64, v->id, sr.cr0,
+		    sr.cr2, sr.cr3, sr.cr4, sr.efer);
+		pr_err("vCPU %d: cs 0x%x base 0x%" PRIx64 " l %u db %u, ss 0x%x, "
+		    "tr 0x%x, gdt 0x%" PRIx64 "/0x%x, idt 0x%" PRIx64 "/0x%x",
+		    v->id, sr.cs.selector, sr.cs.base, sr.cs.l, sr.cs.db,
+		    sr.ss.selector, sr.tr.selector, sr.gdt.base, sr.gdt.limit,
+		    sr.idt.base, sr.idt.limit);
+	}
+}
