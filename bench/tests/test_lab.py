@@ -316,3 +316,18 @@ def test_host_figures_of_a_lab_environment():
     assert "lab virtualized (hyve)" not in text
     w["environments"]["virtualized"]["where"] = "moon"
     assert schema.validate(doc)
+
+
+def test_lab_workloads_before_the_image_is_built(tmp_path):
+    """On a fresh clone the buildworld image does not exist yet when the
+    runner picks the lab's workloads; buildworld must still be picked (the
+    prerequisites step builds the image), exits and ipi must not."""
+    ctx = Context(REPO, str(tmp_path / "build"), cfg(tmp_path), "lab", 2,
+                  1 << 30)
+    ws = [(n, REGISTRY[n](ctx)) for n in ("buildworld", "fio", "exits",
+                                           "ipi", "boot")]
+    assert ws[0][1].supports("virtualized") is not None   # no image yet
+    run, skip = labpart.lab_workloads(ws, ["virtualized", "peer"])
+    assert run == ["buildworld", "fio", "boot"]
+    assert sorted(skip) == ["exits", "ipi"]
+    assert "no guest side" in skip["exits"]
