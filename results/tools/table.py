@@ -37,14 +37,19 @@ def fmt(x):
 
 
 def versus(value, bare, direction):
+    """RATIOx (N% worse|better): N is how much the figure itself changed
+    (0.900x of a bandwidth is 10.0% worse, 1.100x of seconds 10.0% worse);
+    the plots' overhead is another measure (hyve-results(8))."""
     r = store.ratio(value, bare)
-    o = store.overhead(value, bare, direction)
-    if r is None or o is None:
+    if r is None:
         return "-"
-    if abs(o) < 0.0005:
+    change = r - 1.0
+    if abs(change) < 0.0005:
         word = "same"
     else:
-        word = "%.1f%% %s" % (abs(o) * 100, "worse" if o > 0 else "better")
+        worse = change > 0 if direction == "lower" else change < 0
+        word = "%.1f%% %s" % (abs(change) * 100,
+                              "worse" if worse else "better")
     return "%.3fx (%s)" % (r, word)
 
 
