@@ -151,6 +151,11 @@ virtio_set_status(struct virtio_dev *d, uint8_t st)
 	bool newly_ok = (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(d->status & VIRTIO_CONFIG_S_DRIVER_OK);
 	d->status = (uint8_t)(st | (d->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	if (newly_ok)
+		pr_info("%s (slot %u): driver ready on the %s interface, "
+		    "features 0x%" PRIx64, d->ops->name, d->f->slot,
+		    virtio_negotiated(d, VIRTIO_F_VERSION_1) ? "modern" :
+		    "legacy", d->driver_features);
 	if (newly_ok && d->ops->driver_ok)
 		d->ops->driver_ok(d);
 	/* Buffers made available before DRIVER_OK are looked at now. */
