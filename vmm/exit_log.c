@@ -53,5 +53,12 @@ exit_log_report(struct vcpu *v)
 		    v->id, sr.cs.selector, sr.cs.base, sr.cs.l, sr.cs.db,
 		    sr.ss.selector, sr.tr.selector, sr.gdt.base, sr.gdt.limit,
 		    sr.idt.base, sr.idt.limit);
+		/* kvm_amd reinitialises the VMCB at a shutdown intercept (its
+		 * state is undefined then): say so rather than mislead. */
+		if (sr.cs.selector == 0xf000 && sr.cs.base == 0xffff0000 &&
+		    !(sr.cr0 & 1))
+			pr_err("vCPU %d: the registers above are the reset state: "
+			    "the module reinitialised the vCPU at the shutdown; "
+			    "the exits before it are what is left", v->id);
 	}
 }

@@ -418,6 +418,8 @@ class Run:
                 e.update(status="failed", reason="no samples")
             else:
                 e["status"] = "ok"
+            if env_name in w.baselines:
+                e["baseline"] = w.baselines[env_name]
             entry["environments"][env_name] = e
         states = [e["status"] for e in entry["environments"].values()]
         if "failed" in states:

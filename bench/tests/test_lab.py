@@ -331,3 +331,55 @@ def test_lab_workloads_before_the_image_is_built(tmp_path):
     assert run == ["buildworld", "fio", "boot"]
     assert sorted(skip) == ["exits", "ipi"]
     assert "no guest side" in skip["exits"]
+
+
+def boot_inner_doc():
+    """A lab part that ran boot under hyve and the peer: boot compares
+    hyve with the peer (bare metal boots no VMM)."""
+    d = inner_doc()
+    d["environments"]["peer"] = {"label": "peer (QEMU/KVM)", "status": "ok",
+                                 "details": {"where": "host", "vmm": "qemu"},
+                                 "baseline": "bare"}
+    d["config"]["workloads"] = [{"name": "boot", "repetitions": 1,
+                                 "size": "lab"}]
+    d["workloads"] = {"boot": {
+        "status": "ok", "description": "d", "size": "lab", "repetitions": 1,
+        "metrics": {"init.seconds": {"unit": "s", "direction": "lower",
+                                     "headline": True}},
+        "environments": {
+            "lab-bare": {"status": "skipped", "reason": "no VMM"},
+            "virtualized": {"status": "ok", "baseline": "peer",
+                            "samples": {"init.seconds": [18.0]}},
+            "peer": {"status": "ok", "samples": {"init.seconds": [15.0]}}}}}
+    return d
+
+
+def test_boot_compares_hyve_with_the_peer(tmp_path):
+    from results.tools import plots, store
+    doc = host_doc()
+    doc["config"]["workloads"] = [{"name": "boot", "repetitions": 3,
+                                   "size": "quick"}]
+    doc["environments"]["peer"] = dict(doc["environments"]["virtualized"],
+                                       label="peer (QEMU/KVM)")
+    doc["workloads"] = {"boot": {
+        "status": "skipped", "reason": "-", "description": "d",
+        "size": "quick", "repetitions": 3, "metrics": {},
+        "environments": {"bare": {"status": "skipped", "reason": "no VMM"}}}}
+    labpart.merge(doc, boot_inner_doc(), ["virtualized", "peer"], {},
+                  dict(META, status=0, seconds=1.0,
+                       environments=["lab-bare", "virtualized", "peer"]))
+    assert schema.validate(doc) == []
+    assert store.baseline(doc, "virtualized", "boot") == "peer"
+    assert store.baseline(doc, "peer", "boot") is None      # the reference
+    text = table.render(doc)
+    assert "lab virtualized (hyve) | 18.00 seconds (18.00-18.00, n=1) | " \
+        "1.200x (20.0% worse) vs lab peer (QEMU/KVM)" in text
+    assert "lab peer (QEMU/KVM)    | 15.00 seconds (15.00-15.00, n=1) | " \
+        "1.000x (reference)" in text
+    per = plots.overhead_series([("f", doc)])
+    assert per[("c", "boot")]["series"] == {
+        ("lab virtualized vs peer", "init.seconds"): {"v": pytest.approx(0.2)}}
+    # A baseline must name another environment the workload has.
+    bad = copy.deepcopy(doc)
+    bad["workloads"]["boot"]["environments"]["peer"]["baseline"] = "peer"
+    assert schema.validate(bad)

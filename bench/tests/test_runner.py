@@ -46,6 +46,14 @@ class HostOnly(Fake):
     environments = ("bare", "partitioned")
 
 
+class GuestOnly(Fake):
+    """Like boot: no bare-metal side, hyve compared with the peer."""
+    name = "guestonly"
+    description = "guests only"
+    environments = ("virtualized", "peer")
+    baselines = {"virtualized": "peer"}
+
+
 class FakePlan:
     """Runs a guest's command on the host; via_lab as the test says."""
     inside_lab = False
@@ -106,7 +114,7 @@ class Absent(Fake):
 @pytest.fixture
 def registry(monkeypatch, tmp_path):
     reg = {"fake": Fake, "broken": Broken, "absent": Absent,
-           "hostonly": HostOnly}
+           "hostonly": HostOnly, "guestonly": GuestOnly}
     monkeypatch.setattr(runner, "REGISTRY", reg)
     monkeypatch.setattr(cgroup, "probe",
                         lambda *a, **k: (None, "no cgroups in this test"))
@@ -163,6 +171,11 @@ def test_run_records_everything(registry, tmp_path, capsys):
     assert "lab bare metal" in text
     assert "lab virtualized (hyve)" in text
     assert "2.000x (100.0% worse) vs lab bare metal" in text
+    # A workload without a bare-metal side: hyve (60) against the peer (45).
+    g = doc["workloads"]["guestonly"]
+    assert g["environments"]["virtualized"]["baseline"] == "peer"
+    assert "baseline" not in g["environments"]["peer"]
+    assert "1.333x (33.3% worse) vs lab peer (QEMU/KVM)" in text
     assert "1.500x (50.0% worse) vs lab bare metal" in text
     host_only = doc["workloads"]["hostonly"]
     assert host_only["status"] == "ok"
@@ -211,11 +224,6 @@ def test_overcommit_warning(registry, tmp_path, capsys, monkeypatch):
 def test_process_timeout_kills_group():
     done = environments.run_process(["/bin/sh", "-c", "sleep 30 & wait"], 1)
     assert done.timed_out and "timed out" in done.failure()
-
-
-class GuestOnly(Fake):
-    name = "guestonly"
-    environments = ("virtualized", "peer")
 
 
 def test_interrupted_lab_part_still_valid(registry, tmp_path, capsys,

@@ -82,6 +82,9 @@ class Workload:
     name = None
     description = ""
     environments = ("bare", "partitioned", "virtualized", "peer")
+    # {environment: the environment its figures are compared with}, for
+    # workloads without a bare-metal side (boot: hyve against the peer).
+    baselines = {}
 
     def __init__(self, ctx):
         self.ctx = ctx

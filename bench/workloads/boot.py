@@ -25,6 +25,7 @@ class Boot(Workload):
     name = "boot"
     description = "VMM start to guest init; VMM memory beyond guest RAM"
     environments = ("virtualized", "peer")
+    baselines = {"virtualized": "peer"}     # bare metal boots no VMM
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -4,7 +4,8 @@ static HTML page that shows them with tables.
 
 A release's point is the median over its runs of each run's overhead
 (median of the environment's samples against the median of its baseline's
-in the same run: bare metal, or for the lab's guests the lab's bare metal;
+in the same run: bare metal, or for the lab's guests the lab's bare metal,
+or for a workload without a bare-metal side (boot) the peer;
 direction-aware, so > 0 is always worse).  Lab series are named "lab
 virtualized" and "lab peer".  Releases are ordered
 by their first run's start time.
@@ -43,6 +44,8 @@ def overhead_series(runs):
                         continue
                     name = env if store.where(doc, env, wname) == "host" \
                         else "lab " + env
+                    if ref not in store.REFERENCES:
+                        name += " vs " + ref    # boot: hyve vs the peer
                     slot = per.setdefault((cfg, wname), {"series": {},
                                                          "units": {}})
                     slot["units"][metric] = (meta["unit"], meta["direction"])
@@ -83,7 +86,8 @@ def draw(per, outdir):
         ax.set_xticklabels(rels, rotation=30, ha="right", fontsize=8)
         ax.set_xlim(-0.5, max(len(rels) - 0.5, 0.5))
         ax.set_ylabel("overhead versus bare metal (%), higher is worse\n"
-                      "(lab rows: versus the lab's bare metal)", fontsize=8)
+                      "(lab rows: versus the lab's bare metal;\n"
+                      "'vs peer': versus QEMU/KVM)", fontsize=8)
         ax.set_title("%s on %s" % (wname, cfg))
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()

@@ -203,7 +203,11 @@ def _workloads(v, ws, envs):
             if "where" in e:
                 v.string(e["where"], ep + ".where", ("host", "lab"))
             if "baseline" in e:
-                v.string(e["baseline"], ep + ".baseline", REFERENCES)
+                v.string(e["baseline"], ep + ".baseline",
+                         REFERENCES + ("peer",))
+                if e["baseline"] == en or e["baseline"] not in es:
+                    v.err(ep + ".baseline", "names no other environment "
+                          "of the workload")
             v.string(e.get("status"), ep + ".status", STATUSES)
             if e.get("status") in ("skipped", "failed"):
                 v.string(e.get("reason"), ep + ".reason")

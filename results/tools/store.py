@@ -22,10 +22,20 @@ def baseline(doc, env, workload=None):
     workload's own "baseline" for it, else the environment's (schema 2:
     lab-bare for the lab's guests), else bare; None for a reference (bare,
     lab-bare) itself."""
-    if env in REFERENCES:
+    if env in REFERENCES or is_peer_reference(doc, env, workload):
         return None
     return _entry(doc, env, workload).get("baseline") or \
         doc["environments"].get(env, {}).get("baseline", "bare")
+
+
+def is_peer_reference(doc, env, workload):
+    """Whether another environment of WORKLOAD is compared with ENV (boot:
+    hyve against the peer, since bare metal boots no VMM)."""
+    if workload is None:
+        return False
+    w = doc.get("workloads", {}).get(workload, {})
+    return any(e.get("baseline") == env
+               for e in w.get("environments", {}).values())
 
 
 def where(doc, env, workload=None):
