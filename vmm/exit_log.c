@@ -6,8 +6,9 @@
 #include "vmm/vm.h"
 
 void
-exit_log_note(struct vcpu *v, uint64_t seq, const struct hv_exit *e)
+exit_log_note(struct vcpu *v, const struct hv_exit *e)
 {
+	uint64_t seq = stat_read(&v->stats.runs);
 	struct exit_note *n = &v->exit_log[seq % EXIT_LOG_LEN];
 	*n = (struct exit_note){ .kind = (uint8_t)e->kind, .seq = seq };
 	if (e->kind == HV_EXIT_IO) {

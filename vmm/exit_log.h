@@ -17,8 +17,8 @@ struct exit_note {
 
 struct vcpu;
 struct hv_exit;
-/* Note exit E, the vCPU's run number SEQ (counted from 1). */
-void exit_log_note(struct vcpu *v, uint64_t seq, const struct hv_exit *e);
+/* Note exit E of the vCPU's latest run (stats.runs, counted from 1). */
+void exit_log_note(struct vcpu *v, const struct hv_exit *e);
 /* Print the noted exits, the registers and the descriptor tables. */
 void exit_log_report(struct vcpu *v);
 

@@ -221,7 +221,6 @@ vcpu_thread(void *arg)
 		atomic_store_explicit(&v->in_run, false, memory_order_relaxed);
 		t_exit = now_ns();
 		stat_add(&v->stats.guest_ns, t_exit - t0);
-		uint64_t run = stat_read(&v->stats.runs) + 1;
 		stat_add(&v->stats.runs, 1);
 		if (r < 0) {
 			vm_request_stop(vm, HYVE_EXIT_INTERNAL,
@@ -234,7 +233,7 @@ vcpu_thread(void *arg)
 			    memory_order_relaxed);
 		prev = (int)e.kind;
 		stat_add(&v->stats.exit[e.kind].count, 1);
-		exit_log_note(v, run, &e);
+		exit_log_note(v, &e);
 		if (exit_handlers[e.kind](v, &e) != 0)
 			break;
 	}

@@ -46,9 +46,6 @@ class ScratchFS:
         self.image = None
         self.path = None        # the mount point while mounted
 
-    def describe(self):
-        return {"kind": DESCRIPTION, "mib": self.mib}
-
     def mount(self):
         """-> None when mounted at self.path, else a one-line reason."""
         if os.geteuid() != 0:
