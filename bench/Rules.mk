@@ -28,7 +28,7 @@ plots:
 
 # pytest exits 5 when it collects nothing: that is a failure too.
 test-py:
-	@$(PYTHON) -m pytest -q -p no:cacheprovider bench/tests results/tests; \
+	@$(PYTHON) -m pytest -q -p no:cacheprovider bench/tests results/tests guests/lab/tests; \
 	rc=$$?; [ $$rc -ne 5 ] || echo "test-py: pytest collected no tests" >&2; \
 	exit $$rc
 

@@ -176,6 +176,13 @@ int hv_vcpu_set_cpuid(struct hv_vcpu *vcpu, const struct hv_cpuid *e, int n);
 int hv_vcpu_inject_irq(struct hv_vcpu *vcpu, uint8_t vector);
 int hv_vcpu_inject_nmi(struct hv_vcpu *vcpu);
 int hv_vcpu_get_mp_state(struct hv_vcpu *vcpu, uint32_t *state);
+/* The in-kernel local APIC's interrupt state, for reports: the highest
+ * vector requested (IRR) and in service (ISR), 0 when none, and the TPR. */
+struct hv_apic_summary {
+	uint8_t irr_top, isr_top, tpr;
+	unsigned irr_count, isr_count;
+};
+int hv_vcpu_apic_summary(struct hv_vcpu *vcpu, struct hv_apic_summary *s);
 int hv_vcpu_set_mp_state(struct hv_vcpu *vcpu, uint32_t state);
 enum { HV_MP_RUNNABLE = 0, HV_MP_UNINITIALIZED = 1, HV_MP_INIT_RECEIVED = 2,
        HV_MP_HALTED = 3, HV_MP_SIPI_RECEIVED = 4 };

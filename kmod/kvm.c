@@ -767,6 +767,35 @@ hv_vcpu_get_mp_state(struct hv_vcpu *v, uint32_t *state)
 	return 0;
 }
 
+/* In the register page KVM_GET_LAPIC returns, IRR and ISR are eight 32-bit
+ * words each, 16 bytes apart (at 0x200 and 0x100); the TPR is at 0x80. */
+static void
+apic_bits(const struct kvm_lapic_state *l, unsigned base, uint8_t *top,
+    unsigned *count)
+{
+	*top = 0;
+	*count = 0;
+	for (unsigned w = 0; w < 8; w++) {
+		uint32_t bits;
+		memcpy(&bits, &l->regs[base + 16 * w], 4);
+		*count += (unsigned)__builtin_popcount(bits);
+		if (bits)
+			*top = (uint8_t)(32 * w + 31 - __builtin_clz(bits));
+	}
+}
+
+int
+hv_vcpu_apic_summary(struct hv_vcpu *v, struct hv_apic_summary *s)
+{
+	struct kvm_lapic_state l;
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0)
+		return -errno;
+	apic_bits(&l, 0x200, &s->irr_top, &s->irr_count);
+	apic_bits(&l, 0x100, &s->isr_top, &s->isr_count);
+	s->tpr = (uint8_t)l.regs[0x80];
+	return 0;
+}
+
 int
 hv_vcpu_set_mp_state(struct hv_vcpu *v, uint32_t state)
 {

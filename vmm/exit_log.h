@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/log.h"
+
 /* The last exits of a vCPU, kept for the report on a triple fault: a
  * KVM_EXIT_SHUTDOWN leaves little else behind. */
 #define EXIT_LOG_LEN 8
@@ -19,7 +21,12 @@ struct vcpu;
 struct hv_exit;
 /* Note exit E of the vCPU's latest run (stats.runs, counted from 1). */
 void exit_log_note(struct vcpu *v, const struct hv_exit *e);
-/* Print the noted exits, the registers and the descriptor tables. */
-void exit_log_report(struct vcpu *v);
+/* Print at LVL what EVENT ended the vCPU's run, the noted exits, the
+ * registers, the descriptor tables, the run state and the local APIC's
+ * pending and in-service interrupts.  From the vCPU's own thread, or from
+ * any thread once the vCPU has left the module for good.  AT_SHUTDOWN: the
+ * report of a triple fault (which some modules answer with a vCPU reset). */
+void exit_log_report(struct vcpu *v, enum log_level lvl, const char *event,
+    bool at_shutdown);
 
 #endif

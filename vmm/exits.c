@@ -83,7 +83,7 @@ static int
 on_shutdown(struct vcpu *v, struct hv_exit *e)
 {
 	(void)e;
-	exit_log_report(v);
+	exit_log_report(v, LOG_ERR, "triple fault", true);
 	vm_request_stop(v->vm, HYVE_EXIT_TRIPLEFAULT,
 	    "vCPU %d: triple fault, last rip 0x%" PRIx64, v->id, rip_of(v));
 	return 1;

@@ -18,6 +18,7 @@
 #include "vmm/cpuid.h"
 #include "vmm/loader.h"
 #include "vmm/log.h"
+#include "vmm/exit_log.h"
 #include "vmm/vm.h"
 
 #define WATCHDOG_MS 100
@@ -307,6 +308,7 @@ main_loop(struct vm *vm)
 	while (!vm_stopping(vm)) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig > 0) {
+			vm->stop_signal = sig;
 			vm_request_stop(vm, 128 + sig, "stopped by signal %d", sig);
 			break;
 		}
@@ -397,6 +399,21 @@ vm_add_hook(struct vm *vm, bool on_reset, void (*fn)(void *), void *arg)
 	return 0;
 }
 
+/* After a stop by signal (a user's, or a test's time limit), at -v: where
+ * each vCPU was, so that a guest that hung can be told apart from one
+ * that was busy.  The vCPU threads have left the module. */
+static void
+report_vcpus(struct vm *vm)
+{
+	if (log_verbosity < LOG_INFO)
+		return;
+	char event[40];
+	snprintf(event, sizeof(event), "stopped by signal %d", vm->stop_signal);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (atomic_load(&vm->vcpus[i].thread_started))
+			exit_log_report(&vm->vcpus[i], LOG_INFO, event, false);
+}
+
 int
 vm_run(struct vm *vm)
 {
@@ -410,6 +427,8 @@ vm_run(struct vm *vm)
 		if (start_vcpus(vm) == 0)
 			main_loop(vm);
 		join_vcpus(vm);
+		if (vm->stop_signal)
+			report_vcpus(vm);
 		if (!vm->reset_requested)
 			break;
 		pr_info("guest reset");

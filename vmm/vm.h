@@ -84,6 +84,7 @@ struct vm {
 	pthread_cond_t cond;
 	enum vm_state state;
 	bool reset_requested;
+	int stop_signal;                /* the signal that stopped it, or 0 */
 	int exit_status;                /* valid once state == VM_STOPPING */
 	char exit_reason[160];
 

@@ -41,7 +41,7 @@ bench-exits: $(EXITS_RUN_DEPS)
 # every figure above zero and the hyve/floor ratio.
 test-bench-exits: $(EXITS_RUN_DEPS)
 	@rm -f $(EXITS_GUEST_DIR)/test.json
-	$(PYTHON) bench/exits/run $(EXITS_RUN_ARGS) --quick --rt off \
+	ci/if-kvm $@ $(PYTHON) bench/exits/run $(EXITS_RUN_ARGS) --quick --rt off \
 	  --json $(EXITS_GUEST_DIR)/test.json --check
 
 TEST_TARGETS += test-bench-exits

@@ -17,7 +17,7 @@ bench-ipi: $(IPI_RUN_DEPS)
 test-bench-ipi: $(IPI_RUN_DEPS)
 	@mkdir -p $(BUILD)/bench/ipi
 	@rm -f $(BUILD)/bench/ipi/test.json $(BUILD)/bench/ipi/test-harness.json
-	$(PYTHON) bench/ipi/run $(IPI_RUN_ARGS) --quick -c 2 -m 128 \
+	ci/if-kvm $@ $(PYTHON) bench/ipi/run $(IPI_RUN_ARGS) --quick -c 2 -m 128 \
 	  --json $(BUILD)/bench/ipi/test.json -o $(BUILD)/bench/ipi/test-harness.json --check
 
 TEST_TARGETS += test-bench-ipi

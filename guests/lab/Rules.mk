@@ -3,7 +3,7 @@
 #   make lab [KERNEL=bzImage MODULES=dir] [LAB_KYUAFILE=...] [LAB_TIMEOUT=s]
 #            [LAB_LABS=n]  (labs side by side; default one per core, max 4)
 #   make lab-run LAB_CMD='command args' [KERNEL=... MODULES=...]
-LAB_TIMEOUT  ?= 1500
+LAB_TIMEOUT  ?= 2100
 LAB_OUT      ?= $(BUILD)/lab/out
 LAB_KYUAFILE ?= conformance/Kyuafile
 LAB_JUNIT    ?= results/lab-junit.xml

@@ -33,7 +33,7 @@ VALGRIND_KERNELS := cpuid pio mmio
 test-valgrind: $(UNIT_BINS) $(BUILD)/hyve \
     $(VALGRIND_KERNELS:%=$(BUILD)/guests/unit/%.elf)
 	ci/valgrind-atf $(UNIT_BINS)
-	ci/valgrind-hyve $(BUILD)/hyve \
+	ci/if-kvm "$@ (hyve under memcheck)" ci/valgrind-hyve $(BUILD)/hyve \
 	  $(VALGRIND_KERNELS:%=$(BUILD)/guests/unit/%.elf)
 TEST_TARGETS += test-valgrind
 
