@@ -401,7 +401,9 @@ vm_add_hook(struct vm *vm, bool on_reset, void (*fn)(void *), void *arg)
 
 /* After a stop by signal (a user's, or a test's time limit), at -v: where
  * each vCPU was, so that a guest that hung can be told apart from one
- * that was busy.  The vCPU threads have left the module. */
+ * that was busy.  The vCPU threads have left the module (and been joined);
+ * a vCPU that never entered it (an AP not yet started directly) has
+ * nothing to say. */
 static void
 report_vcpus(struct vm *vm)
 {
@@ -410,7 +412,7 @@ report_vcpus(struct vm *vm)
 	char event[40];
 	snprintf(event, sizeof(event), "stopped by signal %d", vm->stop_signal);
 	for (int i = 0; i < vm->ncpus; i++)
-		if (atomic_load(&vm->vcpus[i].thread_started))
+		if (stat_read(&vm->vcpus[i].stats.runs) > 0)
 			exit_log_report(&vm->vcpus[i], LOG_INFO, event, false);
 }
 
