@@ -79,11 +79,15 @@ def test_exits_parse():
                                  "floor.pio": {"samples": {"ns": [1]}}}})
 
 
-def test_external_contract(tmp_path):
+def test_external_contract(tmp_path, monkeypatch):
     import json
     import os
-    from bench.workloads import external
+    from bench.workloads import base, external
     from bench.workloads.base import Context
+
+    kvm = tmp_path / "kvm"
+    kvm.write_text("")
+    monkeypatch.setattr(base, "DEV_KVM", str(kvm))
 
     repo = tmp_path / "repo"
     prog = repo / "bench" / "ipi" / "run"
@@ -111,6 +115,9 @@ def test_external_contract(tmp_path):
     why = external.Ipi(ctx2).unavailable()
     assert "bench/ipi/run" in why and "b2/bench/ipi" in why
     assert not os.path.exists(tmp_path / "b2")
+    # ipi runs hyve and the floor on this host: no /dev/kvm, no run.
+    kvm.unlink()
+    assert w.unavailable() == "no /dev/kvm"
     # Undeclared metric or bad sample: a failure.
     with pytest.raises(WorkloadError):
         w.parse({"metrics": {}, "samples": {"bare": {"x": [1]}}})

@@ -143,6 +143,15 @@ def json_from(text, tool):
         raise WorkloadError("%s printed bad JSON: %s" % (tool, e)) from None
 
 
+DEV_KVM = "/dev/kvm"
+
+
+def no_kvm():
+    """Why a workload that runs hyve on this host cannot run here, or None.
+    (Linux guests need more than /dev/kvm: see bench/harness/lab.py.)"""
+    return None if os.path.exists(DEV_KVM) else "no /dev/kvm"
+
+
 def remove(path):
     """Unlink PATH if it exists."""
     try:

@@ -10,6 +10,7 @@ natively on any host whose /dev/kvm runs the test kernels (this one too).
 
 import os
 
+from . import base
 from .base import Metric, Workload, WorkloadError, number, read_json, remove
 
 KINDS = ("cpuid", "pio", "mmio", "hlt")
@@ -51,9 +52,7 @@ class Exits(Workload):
         missing = [k for k, p in self.needs.items() if not os.path.exists(p)]
         if missing:
             return "not built: %s (run make)" % ", ".join(missing)
-        if not os.path.exists("/dev/kvm"):
-            return "no /dev/kvm"
-        return None
+        return base.no_kvm()
 
     def parameters(self):
         return {"program": "bench/exits/run",

@@ -26,6 +26,7 @@ Numbers must be finite and not negative.  Anything else is a failure.
 import math
 import os
 
+from . import base
 from .base import Metric, Workload, WorkloadError, read_json, remove
 
 ENVS = ("bare", "partitioned", "virtualized", "peer")
@@ -33,6 +34,7 @@ ENVS = ("bare", "partitioned", "virtualized", "peer")
 
 class External(Workload):
     program_name = None
+    needs_kvm = False       # the program runs hyve on this host
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -53,7 +55,7 @@ class External(Workload):
         if self.program is None:
             rel = [os.path.relpath(p, self.ctx.repo) for p in self.candidates()]
             return "its program is not there yet (%s)" % " or ".join(rel)
-        return None
+        return base.no_kvm() if self.needs_kvm else None
 
     def parameters(self):
         return {"program": os.path.relpath(self.program, self.ctx.repo)
@@ -124,5 +126,6 @@ class External(Workload):
 
 class Ipi(External):
     program_name = "ipi"
+    needs_kvm = True        # hyve and the KVM floor, natively
     description = "inter-processor interrupt latency"
 
