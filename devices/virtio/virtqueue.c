@@ -148,12 +148,12 @@ vq_pop(struct virtqueue *vq, struct vq_chain *c)
 	uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
 	if (pending == 0 && vq->event_idx) {
 		/* Before the device sleeps: avail_event (written at the last
-		 * pop) must be visible before the index is read again, or a
-		 * driver that read the older avail_event after adding a buffer
-		 * skips its kick while this read still sees the queue empty
-		 * (x86 lets a load pass an earlier store; the driver's side of
-		 * this pairing is its own full barrier). */
-		st16(vq->used + USED_RING(vq->size), vq->last_avail);
+		 * pop; the driver zeroed it before any) must be visible before
+		 * the index is read again, or a driver that read the older
+		 * avail_event after adding a buffer skips its kick while this
+		 * read still sees the queue empty (x86 lets a load pass an
+		 * earlier store; the driver's side of this pairing is its own
+		 * full barrier). */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail_idx = ld16(vq->avail + AVAIL_IDX);
 		pending = (uint16_t)(avail_idx - vq->last_avail);
